@@ -1,0 +1,17 @@
+# Generates a C++ file holding every migrations/NNNN_name.sql as a raw string literal.
+# Inputs: MIGRATIONS_DIR, OUTPUT.
+file(GLOB files "${MIGRATIONS_DIR}/*.sql")
+list(SORT files)
+set(body "// Generated from migrations/*.sql by cmake/embed_migrations.cmake. Do not edit.\n#include \"db/migrate.hpp\"\n\nnamespace pgwarden::db {\nnamespace {\nconstexpr Migration kMigrations[] = {\n")
+foreach(f ${files})
+  get_filename_component(base "${f}" NAME_WE)
+  string(REGEX MATCH "^([0-9]+)_(.*)$" _ "${base}")
+  set(version "${CMAKE_MATCH_1}")
+  set(name "${CMAKE_MATCH_2}")
+  math(EXPR version "${version} + 0")
+  file(READ "${f}" sql)
+  string(APPEND body "    {${version}, \"${name}\", R\"pgwsql(${sql})pgwsql\"},\n")
+endforeach()
+string(APPEND body "};\n}  // namespace\n\nstd::span<const Migration> EmbeddedMigrations() { return kMigrations; }\n\n}  // namespace pgwarden::db\n")
+file(WRITE "${OUTPUT}.tmp" "${body}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different "${OUTPUT}.tmp" "${OUTPUT}")

@@ -1,0 +1,68 @@
+-- Data API roles (as Neon creates them) and the `auth` SQL functions of pg_session_jwt's no-JWK mode:
+-- they read the transaction-local `request.jwt.claims` that the Data API sets for each request.
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anonymous') THEN
+    CREATE ROLE anonymous NOLOGIN;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+    CREATE ROLE authenticated NOLOGIN;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticator') THEN
+    CREATE ROLE authenticator LOGIN NOINHERIT;
+  END IF;
+END
+$$;
+
+GRANT anonymous TO authenticator;
+GRANT authenticated TO authenticator;
+
+CREATE SCHEMA IF NOT EXISTS auth;
+GRANT USAGE ON SCHEMA auth TO anonymous, authenticated;
+
+-- JSON null when the claims are unset or not valid JSON (pg_session_jwt's behaviour), never an error.
+CREATE OR REPLACE FUNCTION auth.session() RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  raw text := nullif(current_setting('request.jwt.claims', true), '');
+BEGIN
+  IF raw IS NULL THEN
+    RETURN 'null'::jsonb;
+  END IF;
+  RETURN raw::jsonb;
+EXCEPTION WHEN others THEN
+  RETURN 'null'::jsonb;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.jwt() RETURNS jsonb
+LANGUAGE sql STABLE AS $$ SELECT auth.session() $$;
+
+CREATE OR REPLACE FUNCTION auth.user_id() RETURNS text
+LANGUAGE sql STABLE AS $$
+  SELECT CASE WHEN jsonb_typeof(auth.session()) = 'object' THEN auth.session() ->> 'sub' END
+$$;
+
+-- NULL (not an error) when `sub` is missing or not a UUID, as pg_session_jwt.
+CREATE OR REPLACE FUNCTION auth.uid() RETURNS uuid
+LANGUAGE sql STABLE AS $$
+  SELECT CASE
+    WHEN auth.user_id() ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+    THEN auth.user_id()::uuid
+  END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.organization() RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+  SELECT CASE WHEN jsonb_typeof(auth.session()) = 'object' THEN auth.session() -> 'o' END
+$$;
+
+CREATE OR REPLACE FUNCTION auth.organization_id() RETURNS uuid
+LANGUAGE sql STABLE AS $$
+  SELECT CASE
+    WHEN auth.organization() ->> 'id' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+    THEN (auth.organization() ->> 'id')::uuid
+  END
+$$;
+
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA auth TO anonymous, authenticated;

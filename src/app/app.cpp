@@ -1,0 +1,235 @@
+#include "app/app.hpp"
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "auth/service.hpp"
+#include "core/log.hpp"
+#include "crypto/encoding.hpp"
+#include "crypto/random.hpp"
+#include "db/local_cluster.hpp"
+#include "db/migrate.hpp"
+#include "http/server.hpp"
+
+namespace pgwarden::app {
+namespace {
+namespace bhttp = http::bhttp;
+namespace asio = boost::asio;
+
+log::Level ParseLevel(const std::string& s) {
+  if (s == "debug") return log::Level::kDebug;
+  if (s == "warn") return log::Level::kWarn;
+  if (s == "error") return log::Level::kError;
+  return log::Level::kInfo;
+}
+
+// Blocks SIGINT/SIGTERM in every thread (call before starting any) and waits for one on a dedicated thread.
+class SignalWaiter {
+ public:
+  SignalWaiter() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    sigaddset(&set_, SIGHUP);  // a closed terminal also stops cleanly
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+  }
+  template <class F>
+  void Start(F on_signal) {
+    thread_ = std::thread([this, on_signal] {
+      int sig = 0;
+      sigwait(&set_, &sig);
+      if (!done_) on_signal(sig);
+    });
+  }
+  ~SignalWaiter() {
+    done_ = true;
+    if (thread_.joinable()) {
+      pthread_kill(thread_.native_handle(), SIGTERM);
+      thread_.join();
+    }
+  }
+
+ private:
+  sigset_t set_;
+  std::thread thread_;
+  std::atomic<bool> done_{false};
+};
+
+}  // namespace
+
+int Migrate(const config::Config& cfg) {
+  log::SetLevel(ParseLevel(cfg.log_level));
+  auto conn = db::Connection::ConnectBlocking(cfg.db.url);
+  if (!conn) {
+    log::Error("db.connect_failed", {{"error", conn.error().message}});
+    return 1;
+  }
+  auto applied = db::Migrate(**conn);
+  if (!applied) {
+    log::Error("db.migrate_failed", {{"error", applied.error().message}});
+    return 1;
+  }
+  log::Info("db.migrations_done", {{"applied", std::to_string(*applied)}});
+  return 0;
+}
+
+int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& banner) {
+  log::SetLevel(ParseLevel(cfg.log_level));
+  SignalWaiter signals;
+
+  std::shared_ptr<const auth::KeyRing> keys;
+  {
+    auto conn = db::Connection::ConnectBlocking(cfg.db.url);
+    if (!conn) {
+      log::Error("db.connect_failed", {{"error", conn.error().message}});
+      return 1;
+    }
+    auto applied = db::Migrate(**conn);
+    if (!applied) {
+      log::Error("db.migrate_failed", {{"error", applied.error().message}});
+      return 1;
+    }
+    auto ring = auth::KeyRing::LoadOrCreate(**conn, cfg.auth.secret);
+    if (!ring) {
+      log::Error("auth.keys_failed", {{"error", ring.error().message}});
+      return 1;
+    }
+    keys = *ring;
+  }
+
+  http::ServerOptions opts;
+  opts.host = cfg.http.host;
+  opts.port = cfg.http.port;
+  opts.threads = cfg.http.threads > 0 ? cfg.http.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  opts.max_body_bytes = cfg.http.max_body_bytes;
+  opts.max_header_bytes = cfg.http.max_header_bytes;
+  opts.idle_timeout_s = cfg.http.idle_timeout_s;
+  opts.request_timeout_s = cfg.http.request_timeout_s;
+  http::Server server(opts);
+
+  std::vector<std::unique_ptr<db::Pool>> pools;
+  for (int i = 0; i < server.Workers(); ++i)
+    pools.push_back(std::make_unique<db::Pool>(server.Executor(i), cfg.db.url, cfg.db.pool_per_thread));
+  std::vector<db::Pool*> health_pools;
+  for (auto& p : pools) health_pools.push_back(p.get());
+
+  auth::AuthService auth_service(cfg.auth, keys, std::move(pools));
+  http::Router router;
+  const std::string auth_prefix = "/" + cfg.db.database_name + "/auth";
+  auth_service.RegisterRoutes(router, auth_prefix);
+
+  std::atomic<bool> draining{false};
+  router.Add(bhttp::verb::get, "/health/live", [](http::Request& req) -> asio::awaitable<http::Response> {
+    co_return http::MakeResponse(req, bhttp::status::ok, "{\"status\":\"ok\"}", "application/json");
+  });
+  router.Add(bhttp::verb::get, "/health/ready",
+             [&health_pools, &draining](http::Request& req) -> asio::awaitable<http::Response> {
+               bool ready = !draining.load();
+               if (ready) {
+                 auto lease = co_await health_pools[static_cast<size_t>(req.worker)]->Acquire();
+                 ready = lease && (co_await (*lease)->Query("SELECT 1")).has_value();
+               }
+               auto res = http::MakeResponse(req, ready ? bhttp::status::ok : bhttp::status::service_unavailable,
+                                             ready ? "{\"status\":\"ready\"}" : "{\"status\":\"unavailable\"}",
+                                             "application/json");
+               if (!ready) res.set(bhttp::field::retry_after, "5");
+               co_return res;
+             });
+
+  const auto& cors = auth_service.Cors();
+  http::Handler handler = [&router, &cors, auth_prefix](http::Request& req) -> asio::awaitable<http::Response> {
+    const bool is_auth = req.path.size() > auth_prefix.size() && req.path.substr(0, auth_prefix.size()) == auth_prefix &&
+                         req.path[auth_prefix.size()] == '/';
+    if (req.raw.method() == bhttp::verb::options && is_auth) co_return http::Preflight(cors, req);
+    const http::Handler* h = router.Find(req.raw.method(), req.path, req.params);
+    if (!h) {
+      // Unknown path or method: 404 with an empty body, as Better Auth.
+      auto res = http::MakeResponse(req, bhttp::status::not_found);
+      if (is_auth) http::ApplyCors(cors, req, res);
+      co_return res;
+    }
+    auto res = co_await (*h)(req);
+    if (is_auth) http::ApplyCors(cors, req, res);
+    co_return res;
+  };
+
+  std::uint16_t port = 0;
+  try {
+    port = server.Listen();
+  } catch (const std::exception& e) {
+    log::Error("http.listen_failed", {{"address", cfg.http.host + ":" + std::to_string(cfg.http.port)}, {"error", e.what()}});
+    return 1;
+  }
+  log::Info("http.listening", {{"address", cfg.http.host + ":" + std::to_string(port)}, {"auth", auth_prefix}});
+  if (banner) banner(port);
+  signals.Start([&server, &draining](int sig) {
+    log::Info("server.stopping", {{"signal", sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM"}});
+    draining = true;
+    server.Stop();
+  });
+  server.Run(std::move(handler));
+  log::Info("server.stopped");
+  return 0;
+}
+
+int Dev(std::map<std::string, std::string> env, const std::string& state_dir) {
+  namespace fs = std::filesystem;
+  const std::string dbname = env.count("PGWARDEN_DB_NAME") ? env["PGWARDEN_DB_NAME"] : "neondb";
+  std::error_code ec;
+  fs::create_directories(state_dir, ec);
+  auto cluster = db::EnsureLocalCluster(state_dir, dbname);
+  if (!cluster) {
+    std::fprintf(stderr, "pgwarden dev: %s\n", std::string(cluster.error().Message()).c_str());
+    return 1;
+  }
+  // The secret is created once and kept (mode 0600): cookies and sealed keys survive restarts.
+  const std::string secret_file = state_dir + "/secret";
+  std::string secret;
+  if (std::ifstream in(secret_file); in) std::getline(in, secret);
+  if (secret.size() < 32) {
+    secret = crypto::HexEncode(crypto::RandomBytes(32));
+    std::ofstream(secret_file) << secret << "\n";
+    ::chmod(secret_file.c_str(), 0600);
+  }
+  if (!env.count("DATABASE_URL")) env["DATABASE_URL"] = cluster->ConnInfo(dbname);
+  if (!env.count("PGWARDEN_SECRET") && !env.count("BETTER_AUTH_SECRET")) env["PGWARDEN_SECRET"] = secret;
+  if (!env.count("PGWARDEN_LISTEN")) env["PGWARDEN_LISTEN"] = "127.0.0.1:3000";
+  if (!env.count("PGWARDEN_DB_NAME")) env["PGWARDEN_DB_NAME"] = dbname;
+  auto loaded = config::Load(env);
+  if (!loaded.errors.empty()) {
+    for (const auto& e : loaded.errors) std::fprintf(stderr, "config: %s\n", e.c_str());
+    return 2;
+  }
+  const auto& cfg = loaded.config;
+  const int rc = Serve(cfg, [&](std::uint16_t port) {
+    const std::string base = "http://localhost:" + std::to_string(port);
+    std::printf(
+        "\n  pgwarden is running\n\n"
+        "  Auth URL:      %s/%s/auth\n"
+        "  Data API URL:  %s/%s/rest/v1   (coming with the Data API)\n"
+        "  JWKS:          %s/%s/auth/.well-known/jwks.json\n"
+        "  Postgres:      psql \"host=%s port=%d dbname=%s user=postgres\"\n\n"
+        "  Try it:\n"
+        "    curl -s -X POST %s/%s/auth/sign-up/email -H 'content-type: application/json' \\\n"
+        "         -d '{\"name\":\"Ada\",\"email\":\"ada@example.com\",\"password\":\"correct-horse-1\"}'\n\n"
+        "  Ctrl-C stops the server and Postgres.\n\n",
+        base.c_str(), cfg.db.database_name.c_str(), base.c_str(), cfg.db.database_name.c_str(), base.c_str(),
+        cfg.db.database_name.c_str(), cluster->socket_dir.c_str(), cluster->port, dbname.c_str(), base.c_str(),
+        cfg.db.database_name.c_str());
+    std::fflush(stdout);
+  });
+  if (auto stopped = db::StopLocalCluster(*cluster); !stopped)
+    std::fprintf(stderr, "pgwarden dev: %s\n", std::string(stopped.error().Message()).c_str());
+  return rc;
+}
+
+}  // namespace pgwarden::app

@@ -1,0 +1,294 @@
+#include "auth/service.hpp"
+
+#include <boost/asio/ip/address.hpp>
+
+#include <thread>
+
+#include "auth/body.hpp"
+#include "core/log.hpp"
+#include "core/text.hpp"
+#include "crypto/encoding.hpp"
+#include "crypto/hash.hpp"
+#include "crypto/random.hpp"
+#include "http/cookies.hpp"
+
+namespace pgwarden::auth {
+namespace {
+constexpr std::size_t kSessionTokenLength = 32;  // Better Auth: generateId(32), [A-Za-z0-9]
+
+bool IsIpLiteral(std::string_view s) {
+  boost::system::error_code ec;
+  asio::ip::make_address(s, ec);
+  return !ec;
+}
+}  // namespace
+
+AuthService::AuthService(config::AuthConfig cfg, std::shared_ptr<const KeyRing> keys,
+                         std::vector<std::unique_ptr<db::Pool>> pools)
+    : cfg_(std::move(cfg)),
+      keys_(std::move(keys)),
+      pools_(std::move(pools)),
+      origins_([&] {
+        std::vector<std::string> list = cfg_.trusted_origins;
+        list.push_back(cfg_.base_url);  // the service's own origin is always trusted
+        return list;
+      }(),
+               cfg_.trust_localhost) {
+  const int threads =
+      cfg_.hash_threads > 0 ? cfg_.hash_threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  cpu_ = std::make_unique<asio::thread_pool>(threads);
+  cors_.origins = &origins_;
+  cors_.credentials = true;
+  cors_.allow_methods = "GET, POST, OPTIONS";
+  cors_.allow_headers = "content-type, authorization, x-neon-client-info, x-neon-auth-middleware";
+  cors_.expose_headers = "set-auth-jwt, set-auth-token";
+}
+
+AuthService::~AuthService() {
+  cpu_->join();
+}
+
+asio::awaitable<Result<db::Lease>> AuthService::Db(const Request& req) {
+  co_return co_await pools_[static_cast<size_t>(req.worker)]->Acquire();
+}
+
+std::string AuthService::CookieName(std::string_view suffix) const {
+  std::string name = cfg_.secure_cookies ? "__Secure-" : "";
+  name += cfg_.cookie_prefix;
+  name += '.';
+  name += suffix;
+  return name;
+}
+
+std::string AuthService::SessionCookieName() const { return CookieName("session_token"); }
+
+std::string AuthService::NewSessionToken() const { return crypto::RandomString(kSessionTokenLength); }
+
+std::string AuthService::ClientIp(const Request& req) const {
+  // Better Auth's rule: X-Forwarded-For only when it holds exactly one valid IP; else the TCP peer.
+  const auto xff = Trim(req.Header("x-forwarded-for"));
+  if (!xff.empty() && xff.find(',') == std::string_view::npos && IsIpLiteral(xff)) return std::string(xff);
+  return req.remote_ip;
+}
+
+void AuthService::SetSessionCookies(Response& res, std::string_view token, bool dont_remember) const {
+  const std::string signed_value = crypto::SignCookieValue(cfg_.secret, token);
+  http::CookieAttributes attrs;
+  attrs.secure = cfg_.secure_cookies;
+  if (cfg_.cookie_mode == config::CookieMode::kCrossSite) {
+    attrs.same_site = "None";
+    attrs.partitioned = true;
+  }
+  if (!dont_remember) attrs.max_age = cfg_.session_expires_in_s;
+  res.insert(http::bhttp::field::set_cookie,
+             http::SetCookie(SessionCookieName(), crypto::UriComponentEncode(signed_value), attrs));
+  if (dont_remember) {
+    http::CookieAttributes dr = attrs;
+    dr.max_age.reset();
+    res.insert(http::bhttp::field::set_cookie,
+               http::SetCookie(CookieName("dont_remember"),
+                               crypto::UriComponentEncode(crypto::SignCookieValue(cfg_.secret, "true")), dr));
+  }
+  res.set("set-auth-token", signed_value);
+  res.set(http::bhttp::field::access_control_expose_headers, "set-auth-token");
+}
+
+void AuthService::ExpireSessionCookies(Response& res) const {
+  http::CookieAttributes attrs;
+  attrs.max_age = 0;
+  attrs.secure = cfg_.secure_cookies;
+  if (cfg_.cookie_mode == config::CookieMode::kCrossSite) {
+    attrs.same_site = "None";
+    attrs.partitioned = true;
+  }
+  for (const char* suffix : {"session_token", "session_data", "dont_remember"})
+    res.insert(http::bhttp::field::set_cookie, http::SetCookie(CookieName(suffix), "", attrs));
+}
+
+std::string AuthService::MintUserJwt(const UserRow& user, EpochMs now) const {
+  const long long iat = now / 1000;
+  std::string payload;
+  payload.reserve(256);
+  payload += "{\"iat\":" + std::to_string(iat) + ",\"email\":";
+  AppendJsonString(payload, user.email);
+  // The Data API uses `role` as the Postgres role: always "authenticated", never the admin plugin's role.
+  payload += ",\"role\":\"authenticated\",\"sub\":";
+  AppendJsonString(payload, user.id);
+  payload += ",\"exp\":" + std::to_string(iat + cfg_.jwt_ttl_s) + ",\"iss\":";
+  AppendJsonString(payload, cfg_.jwt_issuer);
+  payload += ",\"aud\":";
+  AppendJsonString(payload, cfg_.jwt_audience);
+  payload += '}';
+  return keys_->Sign(payload);
+}
+
+Response AuthService::Json(const Request& req, std::string body, int status) const {
+  Response res = http::MakeResponse(req, static_cast<http::bhttp::status>(status), std::move(body), "application/json");
+  // Auth answers carry credentials: never cached, never sniffed.
+  res.set(http::bhttp::field::cache_control, "no-store");
+  res.set("x-content-type-options", "nosniff");
+  return res;
+}
+
+Response AuthService::ErrorResponse(const Request& req, const Error& e) const {
+  const auto& info = Describe(e.code);
+  if (e.code == ErrorCode::kDatabase || e.code == ErrorCode::kInternal) {
+    // The details stay in the log; the client gets the generic message (EN-04).
+    log::Error("auth.internal_error",
+               {{"path", req.path}, {"sqlstate", e.sqlstate}, {"message", e.message}});
+    return Json(req, "{\"message\":\"Internal server error\",\"code\":\"INTERNAL_SERVER_ERROR\"}", 500);
+  }
+  if (e.code == ErrorCode::kServiceUnavailable) {
+    log::Warn("auth.unavailable", {{"path", req.path}, {"message", e.message}});
+    Response res = Json(req, std::string("{\"message\":") + JsonString(info.message) + ",\"code\":\"" +
+                                 std::string(info.code) + "\"}",
+                        503);
+    res.set(http::bhttp::field::retry_after, "5");
+    return res;
+  }
+  std::string body = "{\"message\":";
+  AppendJsonString(body, e.Message());
+  if (!info.code.empty()) {
+    body += ",\"code\":";
+    AppendJsonString(body, info.code);
+  }
+  body += '}';
+  return Json(req, std::move(body), info.status);
+}
+
+Result<json::object> AuthService::ParseBody(const Request& req) const {
+  const auto ct = AsciiLower(Trim(Split(req.Header(http::bhttp::field::content_type), ';')[0]));
+  const std::string_view body = req.raw.body();
+  if (ct.empty() && body.empty()) {
+    return MakeError(ErrorCode::kValidationError,
+                     "[body] Invalid input: expected object, received undefined; [body] Invalid input: expected "
+                     "record, received undefined");
+  }
+  if (ct == "application/json") {
+    if (Trim(body).empty()) {
+      return MakeError(ErrorCode::kValidationError,
+                       "[body] Invalid input: expected object, received undefined; [body] Invalid input: expected "
+                       "record, received undefined");
+    }
+    boost::system::error_code ec;
+    json::parse_options opts;
+    opts.max_depth = 32;
+    json::value v = json::parse(body, ec, {}, opts);
+    if (ec) return MakeError(ErrorCode::kBadRequest);
+    if (!v.is_object()) {
+      return MakeError(ErrorCode::kValidationError,
+                       "[body] Invalid input: expected object, received " + std::string(TypeName(&v)));
+    }
+    return std::move(v.as_object());
+  }
+  if (ct == "application/x-www-form-urlencoded") {
+    const auto pairs = http::ParseForm(body);
+    if (!pairs) return MakeError(ErrorCode::kBadRequest, "Invalid form body");
+    json::object obj;
+    for (const auto& [k, v] : *pairs)
+      if (!obj.contains(k)) obj[k] = v;
+    return obj;
+  }
+  const std::string shown = ct.empty() ? std::string("undefined") : std::string(ct);
+  return MakeError(ErrorCode::kUnsupportedMediaType,
+                   "Content-Type \"" + shown +
+                       "\" is not allowed. Allowed types: application/x-www-form-urlencoded, application/json");
+}
+
+Result<void> AuthService::CheckOrigin(const Request& req, bool login) const {
+  using http::bhttp::field;
+  const auto method = req.raw.method();
+  if (method == http::bhttp::verb::get || method == http::bhttp::verb::head || method == http::bhttp::verb::options)
+    return {};
+  std::string origin(Trim(req.Header(field::origin)));
+  if (origin.empty()) {
+    const auto referer = Trim(req.Header(field::referer));
+    if (!referer.empty()) origin = config::OriginOf(referer).value_or(std::string(referer));
+  }
+  const bool has_cookie = !req.Header(field::cookie).empty();
+  if (has_cookie) {
+    if (origin.empty() || origin == "null") return MakeError(ErrorCode::kMissingOrNullOrigin);
+    if (!origins_.Matches(origin)) return MakeError(ErrorCode::kInvalidOrigin);
+    return {};
+  }
+  if (!login) return {};  // no cookie: nothing a forged request could ride on (Bearer / server-to-server)
+  const auto site = AsciiLower(req.Header("sec-fetch-site"));
+  const auto mode = AsciiLower(req.Header("sec-fetch-mode"));
+  if (site == "cross-site" && mode == "navigate") return MakeError(ErrorCode::kCrossSiteNavigationLoginBlocked);
+  // Decision D3 (docs/decisions.md): Sec-Fetch-* without Origin is allowed. Browsers always send Origin on
+  // POST; Node's fetch sends Sec-Fetch-Mode without it, and the SDK must work from Node.
+  if (origin == "null") return MakeError(ErrorCode::kMissingOrNullOrigin);
+  if (!origin.empty() && !origins_.Matches(origin)) return MakeError(ErrorCode::kInvalidOrigin);
+  return {};
+}
+
+bool AuthService::IsAllowedRedirect(std::string_view url) const {
+  if (url.empty() || url.size() > 2048) return false;
+  for (const char c : url) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f || c == '\\' || c == ' ') return false;
+  }
+  if (url.front() == '/') {
+    // Same-origin path: not protocol-relative ("//evil"), and no encoded slash/backslash right after the
+    // first one that a lenient redirect handler could turn into "//".
+    if (url.size() > 1 && url[1] == '/') return false;
+    const std::string lower = AsciiLower(url.substr(0, 4));
+    if (StartsWith(lower, "/%2f") || StartsWith(lower, "/%5c")) return false;
+    if (AsciiLower(url).find("%5c") != std::string::npos) return false;
+    return true;
+  }
+  const auto origin = config::OriginOf(url);
+  if (!origin) return false;
+  return origins_.Matches(*origin);
+}
+
+asio::awaitable<Result<Lookup>> AuthService::FindSession(const Request& req, db::Connection& conn,
+                                                         CurrentSession& out) {
+  std::optional<std::string> token;
+  bool from_cookie = false;
+  const std::string cookie_name = SessionCookieName();
+  auto raw = req.Cookie(cookie_name);
+  // The older documented name (no hyphen) is accepted on input.
+  if (!raw && cfg_.cookie_prefix == "neon-auth") raw = req.Cookie(cfg_.secure_cookies ? "__Secure-neonauth.session_token" : "neonauth.session_token");
+  if (raw) {
+    if (auto decoded = crypto::UriComponentDecode(*raw)) token = crypto::VerifySignedCookieValue(cfg_.secret, *decoded);
+    from_cookie = token.has_value();
+  }
+  if (!token) {
+    const auto auth = Trim(req.Header(http::bhttp::field::authorization));
+    if (auth.size() > 7 && IEquals(auth.substr(0, 7), "bearer ")) {
+      const auto value = Trim(auth.substr(7));
+      if (value.find('.') != std::string_view::npos) {
+        if (auto decoded = crypto::UriComponentDecode(value)) token = crypto::VerifySignedCookieValue(cfg_.secret, *decoded);
+      } else if (value.size() == kSessionTokenLength) {
+        token = std::string(value);  // Better Auth's bearer plugin also accepts the raw token
+      }
+    }
+  }
+  if (!token) co_return Lookup::kNone;
+
+  auto found = co_await FindSessionByToken(conn, *token);
+  if (!found) co_return found.error();
+  if (!*found) co_return Lookup::kInvalid;
+  const EpochMs now = NowMs();
+  auto& s = (*found)->session;
+  const bool expired = s.expires_at <= now ||
+                       (cfg_.session_absolute_max_s > 0 && s.created_at + cfg_.session_absolute_max_s * 1000 <= now);
+  if (expired) {
+    auto del = co_await DeleteSessionByToken(conn, *token);
+    if (!del) co_return del.error();
+    co_return Lookup::kInvalid;
+  }
+  // Banned users hold no session (SE-08), whatever rows remain.
+  if ((*found)->user.IsBanned(now)) co_return Lookup::kInvalid;
+  out.session = std::move(s);
+  out.user = std::move((*found)->user);
+  out.from_cookie = from_cookie;
+  if (auto dr = req.Cookie(CookieName("dont_remember"))) {
+    if (auto decoded = crypto::UriComponentDecode(*dr))
+      out.dont_remember = crypto::VerifySignedCookieValue(cfg_.secret, *decoded) == std::optional<std::string>("true");
+  }
+  co_return Lookup::kFound;
+}
+
+}  // namespace pgwarden::auth

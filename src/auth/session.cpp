@@ -1,0 +1,153 @@
+//! Session endpoints: get-session (sliding refresh, set-auth-jwt), sign-out, list-sessions, revoke-session,
+//! revoke-sessions, revoke-other-sessions, update-session.
+#include "auth/body.hpp"
+#include "auth/service.hpp"
+#include "core/log.hpp"
+#include "crypto/encoding.hpp"
+#include "crypto/hash.hpp"
+
+namespace pgwarden::auth {
+
+asio::awaitable<Response> AuthService::GetSession(Request& req) {
+  auto db = co_await Db(req);
+  if (!db) co_return ErrorResponse(req, db.error());
+  CurrentSession cur;
+  auto lookup = co_await FindSession(req, **db, cur);
+  if (!lookup) co_return ErrorResponse(req, lookup.error());
+  if (*lookup == Lookup::kNone) co_return Json(req, "null");
+  if (*lookup == Lookup::kInvalid) {
+    Response res = Json(req, "null");
+    ExpireSessionCookies(res);
+    co_return res;
+  }
+  const EpochMs now = NowMs();
+  bool refreshed = false;
+  const bool disable_refresh = req.Query("disableRefresh") == std::optional<std::string>("true");
+  // Sliding expiry: once updateAge has passed since the last extension, push expiresAt to now + expiresIn,
+  // never beyond the absolute maximum (SE-05).
+  if (!disable_refresh &&
+      cur.session.expires_at - cfg_.session_expires_in_s * 1000 + cfg_.session_update_age_s * 1000 <= now) {
+    EpochMs expires = now + cfg_.session_expires_in_s * 1000;
+    if (cfg_.session_absolute_max_s > 0)
+      expires = std::min(expires, cur.session.created_at + cfg_.session_absolute_max_s * 1000);
+    if (expires > cur.session.expires_at) {
+      auto ext = co_await ExtendSession(**db, cur.session.id, expires, now);
+      if (!ext) co_return ErrorResponse(req, ext.error());
+      cur.session = std::move(*ext);
+      refreshed = true;
+    }
+  }
+  std::string body = "{\"session\":" + SessionJson(cur.session) + ",\"user\":" + UserJson(cur.user) + "}";
+  Response res = Json(req, std::move(body));
+  if (refreshed) SetSessionCookies(res, cur.session.token, cur.dont_remember);
+  res.set("set-auth-jwt", MintUserJwt(cur.user, now));
+  res.set(http::bhttp::field::access_control_expose_headers, refreshed ? "set-auth-jwt, set-auth-token" : "set-auth-jwt");
+  co_return res;
+}
+
+asio::awaitable<Response> AuthService::SignOut(Request& req) {
+  if (auto ok = CheckOrigin(req, false); !ok) co_return ErrorResponse(req, ok.error());
+  // The token alone is enough to end its session; an unknown or already-ended one is not an error.
+  std::optional<std::string> token;
+  if (auto raw = req.Cookie(SessionCookieName())) {
+    if (auto decoded = crypto::UriComponentDecode(*raw)) token = crypto::VerifySignedCookieValue(cfg_.secret, *decoded);
+  }
+  if (!token) {
+    auto db = co_await Db(req);
+    if (!db) co_return ErrorResponse(req, db.error());
+    CurrentSession cur;
+    auto lookup = co_await FindSession(req, **db, cur);
+    if (!lookup) co_return ErrorResponse(req, lookup.error());
+    if (*lookup == Lookup::kFound) token = cur.session.token;
+  }
+  if (token) {
+    auto db = co_await Db(req);
+    if (!db) co_return ErrorResponse(req, db.error());
+    auto del = co_await DeleteSessionByToken(**db, *token);
+    if (!del) co_return ErrorResponse(req, del.error());
+  }
+  Response res = Json(req, "{\"success\":true}");
+  ExpireSessionCookies(res);
+  co_return res;
+}
+
+asio::awaitable<Response> AuthService::ListSessions(Request& req) {
+  auto db = co_await Db(req);
+  if (!db) co_return ErrorResponse(req, db.error());
+  CurrentSession cur;
+  auto lookup = co_await FindSession(req, **db, cur);
+  if (!lookup) co_return ErrorResponse(req, lookup.error());
+  if (*lookup != Lookup::kFound) co_return ErrorResponse(req, ErrorCode::kUnauthorized);
+  // Other sessions' tokens are sensitive: only a recently authenticated session may list them (SE-06).
+  if (!IsFresh(cur.session, NowMs())) co_return ErrorResponse(req, ErrorCode::kSessionNotFresh);
+  auto list = co_await ListUserSessions(**db, cur.user.id, NowMs());
+  if (!list) co_return ErrorResponse(req, list.error());
+  std::string out = "[";
+  for (size_t i = 0; i < list->size(); ++i) {
+    if (i) out += ',';
+    out += SessionJson((*list)[i]);
+  }
+  out += ']';
+  co_return Json(req, std::move(out));
+}
+
+asio::awaitable<Response> AuthService::RevokeSession(Request& req) {
+  if (auto ok = CheckOrigin(req, false); !ok) co_return ErrorResponse(req, ok.error());
+  auto body = ParseBody(req);
+  if (!body) co_return ErrorResponse(req, body.error());
+  BodyReader in(*body);
+  const auto token = in.RequiredString("token");
+  if (!in.Ok()) co_return ErrorResponse(req, in.Failure());
+  auto db = co_await Db(req);
+  if (!db) co_return ErrorResponse(req, db.error());
+  CurrentSession cur;
+  auto lookup = co_await FindSession(req, **db, cur);
+  if (!lookup) co_return ErrorResponse(req, lookup.error());
+  if (*lookup != Lookup::kFound) co_return ErrorResponse(req, ErrorCode::kUnauthorized);
+  // Scoped to the caller's own sessions: another user's token is left alone (SE-07), with the same answer.
+  auto del = co_await DeleteUserSessionByToken(**db, cur.user.id, token);
+  if (!del) co_return ErrorResponse(req, del.error());
+  co_return Json(req, "{\"status\":true}");
+}
+
+asio::awaitable<Response> AuthService::RevokeSessions(Request& req) {
+  if (auto ok = CheckOrigin(req, false); !ok) co_return ErrorResponse(req, ok.error());
+  auto db = co_await Db(req);
+  if (!db) co_return ErrorResponse(req, db.error());
+  CurrentSession cur;
+  auto lookup = co_await FindSession(req, **db, cur);
+  if (!lookup) co_return ErrorResponse(req, lookup.error());
+  if (*lookup != Lookup::kFound) co_return ErrorResponse(req, ErrorCode::kUnauthorized);
+  auto del = co_await DeleteUserSessions(**db, cur.user.id, std::nullopt);
+  if (!del) co_return ErrorResponse(req, del.error());
+  co_return Json(req, "{\"status\":true}");
+}
+
+asio::awaitable<Response> AuthService::RevokeOtherSessions(Request& req) {
+  if (auto ok = CheckOrigin(req, false); !ok) co_return ErrorResponse(req, ok.error());
+  auto db = co_await Db(req);
+  if (!db) co_return ErrorResponse(req, db.error());
+  CurrentSession cur;
+  auto lookup = co_await FindSession(req, **db, cur);
+  if (!lookup) co_return ErrorResponse(req, lookup.error());
+  if (*lookup != Lookup::kFound) co_return ErrorResponse(req, ErrorCode::kUnauthorized);
+  auto del = co_await DeleteUserSessions(**db, cur.user.id, std::string_view(cur.session.token));
+  if (!del) co_return ErrorResponse(req, del.error());
+  co_return Json(req, "{\"status\":true}");
+}
+
+asio::awaitable<Response> AuthService::UpdateSession(Request& req) {
+  if (auto ok = CheckOrigin(req, false); !ok) co_return ErrorResponse(req, ok.error());
+  auto body = ParseBody(req);
+  if (!body) co_return ErrorResponse(req, body.error());
+  auto db = co_await Db(req);
+  if (!db) co_return ErrorResponse(req, db.error());
+  CurrentSession cur;
+  auto lookup = co_await FindSession(req, **db, cur);
+  if (!lookup) co_return ErrorResponse(req, lookup.error());
+  if (*lookup != Lookup::kFound) co_return ErrorResponse(req, ErrorCode::kUnauthorized);
+  // No additional session fields are configured (as in Neon): nothing a client may change.
+  co_return ErrorResponse(req, ErrorCode::kNoFieldsToUpdate);
+}
+
+}  // namespace pgwarden::auth

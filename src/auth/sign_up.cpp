@@ -1,0 +1,87 @@
+//! POST /sign-up/email {name, email, password, image?, callbackURL?, rememberMe?}
+//! -> 200 {token, user} + session cookie; 422 for a taken email; 400 for bad input.
+#include "auth/body.hpp"
+#include "auth/service.hpp"
+#include "core/log.hpp"
+#include "core/text.hpp"
+#include "crypto/password.hpp"
+
+namespace pgwarden::auth {
+
+namespace {
+// Fields that only the server sets (Better Auth `input: false`); a client sending one is refused (IV-03).
+constexpr std::string_view kServerOnlyUserFields[] = {"role", "banned", "banReason", "banExpires", "isAnonymous"};
+}  // namespace
+
+asio::awaitable<Response> AuthService::SignUpEmail(Request& req) {
+  if (auto ok = CheckOrigin(req, /*login=*/true); !ok) co_return ErrorResponse(req, ok.error());
+  auto body = ParseBody(req);
+  if (!body) co_return ErrorResponse(req, body.error());
+  BodyReader in(*body);
+  const auto name = in.RequiredString("name");
+  const auto email_raw = in.Email("email");
+  const auto password = in.RequiredString("password");
+  const auto image = in.OptionalString("image");
+  const auto callback = in.OptionalUrl("callbackURL");
+  const auto remember = in.OptionalBool("rememberMe");
+  if (!in.Ok()) co_return ErrorResponse(req, in.Failure());
+  for (const auto field : kServerOnlyUserFields) {
+    if (body->contains(field))
+      co_return ErrorResponse(req, ErrorCode::kFieldNotAllowed, std::string(field) + " is not allowed to be set");
+  }
+  if (callback && !IsAllowedRedirect(*callback)) co_return ErrorResponse(req, ErrorCode::kInvalidCallbackUrl);
+  // Length is counted in UTF-16 code units by Better Auth; bytes are a safe upper bound for the DoS check.
+  if (static_cast<int>(password.size()) > cfg_.max_password_length * 4)
+    co_return ErrorResponse(req, ErrorCode::kPasswordTooLong);
+  const auto units = [](std::string_view s) {
+    int n = 0;
+    for (size_t i = 0; i < s.size(); ++i) {
+      const auto c = static_cast<unsigned char>(s[i]);
+      if ((c & 0xC0) != 0x80) n += (c >= 0xF0) ? 2 : 1;  // astral code points are 2 UTF-16 units
+    }
+    return n;
+  }(password);
+  if (units < cfg_.min_password_length) co_return ErrorResponse(req, ErrorCode::kPasswordTooShort);
+  if (units > cfg_.max_password_length) co_return ErrorResponse(req, ErrorCode::kPasswordTooLong);
+  const std::string email = AsciiLower(email_raw);
+
+  {
+    auto db = co_await Db(req);
+    if (!db) co_return ErrorResponse(req, db.error());
+    auto exists = co_await EmailExists(**db, email);
+    if (!exists) co_return ErrorResponse(req, exists.error());
+    if (*exists) co_return ErrorResponse(req, ErrorCode::kUserAlreadyExistsUseAnotherEmail);
+  }  // the connection is not held while hashing
+
+  std::string pw(password);
+  // Named first: a lambda temporary inside a co_await expression is destroyed twice by g++ 12.
+  auto cpu_task = [pw] { return crypto::HashPassword(pw); };
+  const std::string hash = co_await OnCpu(std::move(cpu_task));
+
+  const EpochMs now = NowMs();
+  const bool dont_remember = remember.has_value() && !*remember;
+  std::optional<NewSession> session;
+  if (!cfg_.require_email_verification) {
+    const std::int64_t ttl = dont_remember ? 24 * 3600 : cfg_.session_expires_in_s;
+    session = NewSession{NewSessionToken(), now + ttl * 1000, ClientIp(req),
+                         std::string(req.Header(http::bhttp::field::user_agent))};
+  }
+  auto db = co_await Db(req);
+  if (!db) co_return ErrorResponse(req, db.error());
+  auto created = co_await CreateUserWithPassword(**db, name, email, image, hash, now, session);
+  if (!created) {
+    if (created.error().sqlstate == db::kUniqueViolation)
+      co_return ErrorResponse(req, ErrorCode::kUserAlreadyExistsUseAnotherEmail);
+    co_return ErrorResponse(req, created.error());
+  }
+  const auto& [user, new_session] = *created;
+  log::Info("auth.sign_up", {{"user_id", user.id}});
+  std::string out = "{\"token\":";
+  out += new_session ? JsonString(new_session->token) : "null";
+  out += ",\"user\":" + UserJson(user) + "}";
+  Response res = Json(req, std::move(out));
+  if (new_session) SetSessionCookies(res, new_session->token, dont_remember);
+  co_return res;
+}
+
+}  // namespace pgwarden::auth

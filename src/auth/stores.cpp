@@ -1,0 +1,336 @@
+#include "auth/stores.hpp"
+
+#include "core/json.hpp"
+
+namespace pgwarden::auth {
+namespace {
+
+#define PGW_MS(col) "floor(extract(epoch from " col ") * 1000)::int8"
+
+constexpr const char* kUserCols =
+    "u.id::text, u.name, u.email, u.\"emailVerified\", u.image, " PGW_MS("u.\"createdAt\"") ", " PGW_MS(
+        "u.\"updatedAt\"") ", u.\"isAnonymous\", u.role, u.banned, u.\"banReason\", " PGW_MS("u.\"banExpires\"");
+constexpr int kUserColCount = 12;
+
+constexpr const char* kSessionCols =
+    "s.id::text, s.token, s.\"userId\"::text, " PGW_MS("s.\"expiresAt\"") ", " PGW_MS("s.\"createdAt\"") ", " PGW_MS(
+        "s.\"updatedAt\"") ", s.\"ipAddress\", s.\"userAgent\", s.\"activeOrganizationId\", s.\"impersonatedBy\"";
+
+std::optional<std::string> OptString(const db::Rows& r, int row, int col) {
+  if (r.IsNull(row, col)) return std::nullopt;
+  return std::string(r.Text(row, col));
+}
+std::optional<bool> OptBool(const db::Rows& r, int row, int col) {
+  if (r.IsNull(row, col)) return std::nullopt;
+  return r.Bool(row, col);
+}
+
+UserRow ReadUser(const db::Rows& r, int row, int c) {
+  UserRow u;
+  u.id = r.Text(row, c + 0);
+  u.name = r.Text(row, c + 1);
+  u.email = r.Text(row, c + 2);
+  u.email_verified = r.Bool(row, c + 3);
+  u.image = OptString(r, row, c + 4);
+  u.created_at = r.Int64(row, c + 5);
+  u.updated_at = r.Int64(row, c + 6);
+  u.is_anonymous = OptBool(r, row, c + 7);
+  u.role = OptString(r, row, c + 8);
+  u.banned = OptBool(r, row, c + 9);
+  u.ban_reason = OptString(r, row, c + 10);
+  if (!r.IsNull(row, c + 11)) u.ban_expires = r.Int64(row, c + 11);
+  return u;
+}
+
+SessionRow ReadSession(const db::Rows& r, int row, int c) {
+  SessionRow s;
+  s.id = r.Text(row, c + 0);
+  s.token = r.Text(row, c + 1);
+  s.user_id = r.Text(row, c + 2);
+  s.expires_at = r.Int64(row, c + 3);
+  s.created_at = r.Int64(row, c + 4);
+  s.updated_at = r.Int64(row, c + 5);
+  s.ip_address = OptString(r, row, c + 6);
+  s.user_agent = OptString(r, row, c + 7);
+  s.active_organization_id = OptString(r, row, c + 8);
+  s.impersonated_by = OptString(r, row, c + 9);
+  return s;
+}
+
+void AppendOptString(std::string& out, const std::optional<std::string>& v) {
+  if (v) AppendJsonString(out, *v);
+  else out += "null";
+}
+void AppendOptBool(std::string& out, const std::optional<bool>& v) {
+  out += v ? (*v ? "true" : "false") : "null";
+}
+void AppendTime(std::string& out, EpochMs ms) {
+  out += '"';
+  out += FormatIso8601Ms(ms);
+  out += '"';
+}
+
+// Function-local statics built with this are initialised once, thread-safely.
+std::string Concat(std::initializer_list<std::string_view> parts) {
+  std::string out;
+  for (const auto p : parts) out += p;
+  return out;
+}
+
+
+// Statement texts, built once at start-up (not inside coroutines: g++ 12 mishandles initializer lists there).
+const std::string kSql0 = Concat({"SELECT ", kSessionCols, ", ", kUserCols,
+            " FROM neon_auth.session s JOIN neon_auth.\"user\" u ON u.id = s.\"userId\" WHERE s.token = $1"});
+const std::string kSql1 = Concat({"SELECT ", kUserCols,
+            ", (SELECT a.password FROM neon_auth.account a WHERE a.\"userId\" = u.id AND a.\"providerId\" = "
+            "'credential' ORDER BY a.\"createdAt\" LIMIT 1) FROM neon_auth.\"user\" u WHERE u.email = $1"});
+const std::string kSql2 = Concat({"WITH u AS (INSERT INTO neon_auth.\"user\" (name, email, \"emailVerified\", image, \"createdAt\", "
+            "\"updatedAt\", \"isAnonymous\", role, banned) VALUES ($1, $2, false, $3, $4::timestamptz, "
+            "$4::timestamptz, false, 'user', false) RETURNING *), "
+            "a AS (INSERT INTO neon_auth.account (\"accountId\", \"providerId\", \"userId\", password, \"createdAt\", "
+            "\"updatedAt\") SELECT u.id::text, 'credential', u.id, $5::text, $4::timestamptz, $4::timestamptz FROM u), "
+            "s AS (INSERT INTO neon_auth.session (\"expiresAt\", token, \"createdAt\", \"updatedAt\", \"ipAddress\", "
+            "\"userAgent\", \"userId\") SELECT $7::timestamptz, $6::text, $4::timestamptz, $4::timestamptz, $8::text, $9::text, u.id "
+            "FROM u WHERE $6::text IS NOT NULL RETURNING *) "
+            "SELECT ", kUserCols, ", ", kSessionCols, " FROM u LEFT JOIN s ON true"});
+const std::string kSql3 = Concat({"INSERT INTO neon_auth.session AS s (\"expiresAt\", token, \"createdAt\", \"updatedAt\", \"ipAddress\", "
+            "\"userAgent\", \"userId\") VALUES ($1::timestamptz, $2, $3::timestamptz, $3::timestamptz, $4, $5, "
+            "$6::uuid) RETURNING ",
+            kSessionCols});
+const std::string kSql4 = Concat({"UPDATE neon_auth.session s SET \"expiresAt\" = $2::timestamptz, \"updatedAt\" = $3::timestamptz "
+            "WHERE s.id = $1::uuid RETURNING ",
+            kSessionCols});
+const std::string kSql5 = Concat({"SELECT ", kSessionCols,
+            " FROM neon_auth.session s WHERE s.\"userId\" = $1::uuid AND s.\"expiresAt\" > $2::timestamptz "
+            "ORDER BY s.\"createdAt\""});
+const std::string kSql6 = Concat({"UPDATE neon_auth.\"user\" u SET name = COALESCE($2, u.name), "
+            "image = CASE WHEN $3::bool THEN $4 ELSE u.image END, \"updatedAt\" = $5::timestamptz "
+            "WHERE u.id = $1::uuid RETURNING ",
+            kUserCols});
+
+}  // namespace
+
+std::string UserJson(const UserRow& u) {
+  std::string out;
+  out.reserve(320);
+  out += "{\"name\":";
+  AppendJsonString(out, u.name);
+  out += ",\"email\":";
+  AppendJsonString(out, u.email);
+  out += ",\"emailVerified\":";
+  out += u.email_verified ? "true" : "false";
+  out += ",\"image\":";
+  AppendOptString(out, u.image);
+  out += ",\"createdAt\":";
+  AppendTime(out, u.created_at);
+  out += ",\"updatedAt\":";
+  AppendTime(out, u.updated_at);
+  out += ",\"isAnonymous\":";
+  AppendOptBool(out, u.is_anonymous);
+  out += ",\"role\":";
+  AppendOptString(out, u.role);
+  out += ",\"banned\":";
+  AppendOptBool(out, u.banned);
+  out += ",\"banReason\":";
+  AppendOptString(out, u.ban_reason);
+  out += ",\"banExpires\":";
+  if (u.ban_expires) AppendTime(out, *u.ban_expires);
+  else out += "null";
+  out += ",\"id\":";
+  AppendJsonString(out, u.id);
+  out += '}';
+  return out;
+}
+
+std::string SessionJson(const SessionRow& s) {
+  std::string out;
+  out.reserve(320);
+  out += "{\"expiresAt\":";
+  AppendTime(out, s.expires_at);
+  out += ",\"token\":";
+  AppendJsonString(out, s.token);
+  out += ",\"createdAt\":";
+  AppendTime(out, s.created_at);
+  out += ",\"updatedAt\":";
+  AppendTime(out, s.updated_at);
+  out += ",\"ipAddress\":";
+  AppendOptString(out, s.ip_address);
+  out += ",\"userAgent\":";
+  AppendOptString(out, s.user_agent);
+  out += ",\"userId\":";
+  AppendJsonString(out, s.user_id);
+  out += ",\"activeOrganizationId\":";
+  AppendOptString(out, s.active_organization_id);
+  out += ",\"impersonatedBy\":";
+  AppendOptString(out, s.impersonated_by);
+  out += ",\"id\":";
+  AppendJsonString(out, s.id);
+  out += '}';
+  return out;
+}
+
+asio::awaitable<Result<std::optional<SessionWithUser>>> FindSessionByToken(Conn& c, std::string_view token) {
+    const std::string& sql = kSql0;
+  auto rows = co_await c.Query(sql, db::Params(token));
+  if (!rows) co_return rows.error();
+  if (rows->Empty()) co_return std::optional<SessionWithUser>();
+  co_return SessionWithUser{ReadSession(*rows, 0, 0), ReadUser(*rows, 0, 10)};
+}
+
+asio::awaitable<Result<std::optional<UserWithPassword>>> FindUserByEmail(Conn& c, std::string_view email) {
+    const std::string& sql = kSql1;
+  auto rows = co_await c.Query(sql, db::Params(email));
+  if (!rows) co_return rows.error();
+  if (rows->Empty()) co_return std::optional<UserWithPassword>();
+  co_return UserWithPassword{ReadUser(*rows, 0, 0), OptString(*rows, 0, kUserColCount)};
+}
+
+asio::awaitable<Result<std::optional<std::string>>> FindPasswordHash(Conn& c, std::string_view user_id) {
+  auto rows = co_await c.Query(
+      "SELECT password FROM neon_auth.account WHERE \"userId\" = $1::uuid AND \"providerId\" = 'credential' "
+      "ORDER BY \"createdAt\" LIMIT 1",
+      db::Params(user_id));
+  if (!rows) co_return rows.error();
+  if (rows->Empty()) co_return std::optional<std::string>();
+  co_return OptString(*rows, 0, 0);
+}
+
+asio::awaitable<Result<bool>> EmailExists(Conn& c, std::string_view email) {
+  auto rows = co_await c.Query("SELECT 1 FROM neon_auth.\"user\" WHERE email = $1", db::Params(email));
+  if (!rows) co_return rows.error();
+  co_return !rows->Empty();
+}
+
+asio::awaitable<Result<std::pair<UserRow, std::optional<SessionRow>>>> CreateUserWithPassword(
+    Conn& c, std::string_view name, std::string_view email, std::optional<std::string_view> image,
+    std::string_view password_hash, EpochMs now, const std::optional<NewSession>& session) {
+    // One statement: user, credential account and (optionally) the first session commit together.
+  const std::string& sql = kSql2;
+  const std::string now_s = FormatIso8601Ms(now);
+  const std::string exp_s = session ? FormatIso8601Ms(session->expires_at) : std::string();
+  auto rows = co_await c.Query(
+      sql, db::Params(name, email, image, now_s, password_hash, session ? db::Param(session->token) : std::nullopt,
+            session ? db::Param(exp_s) : std::nullopt, session ? db::Param(session->ip_address) : std::nullopt,
+            session ? db::Param(session->user_agent) : std::nullopt));
+  if (!rows) co_return rows.error();
+  if (rows->Empty()) co_return MakeError(ErrorCode::kFailedToCreateUser);
+  std::optional<SessionRow> s;
+  if (!rows->IsNull(0, kUserColCount)) s = ReadSession(*rows, 0, kUserColCount);
+  co_return std::make_pair(ReadUser(*rows, 0, 0), std::move(s));
+}
+
+asio::awaitable<Result<SessionRow>> InsertSession(Conn& c, std::string_view user_id, const NewSession& ns,
+                                                  EpochMs now) {
+    const std::string& sql = kSql3;
+  const std::string exp_s = FormatIso8601Ms(ns.expires_at), now_s = FormatIso8601Ms(now);
+  auto rows = co_await c.Query(sql, db::Params(exp_s, ns.token, now_s, ns.ip_address, ns.user_agent, user_id));
+  if (!rows) co_return rows.error();
+  if (rows->Empty()) co_return MakeError(ErrorCode::kFailedToCreateSession);
+  co_return ReadSession(*rows, 0, 0);
+}
+
+asio::awaitable<Result<SessionRow>> ExtendSession(Conn& c, std::string_view session_id, EpochMs expires_at,
+                                                  EpochMs now) {
+    const std::string& sql = kSql4;
+  const std::string exp_s = FormatIso8601Ms(expires_at), now_s = FormatIso8601Ms(now);
+  auto rows = co_await c.Query(sql, db::Params(session_id, exp_s, now_s));
+  if (!rows) co_return rows.error();
+  if (rows->Empty()) co_return MakeError(ErrorCode::kFailedToGetSession);
+  co_return ReadSession(*rows, 0, 0);
+}
+
+asio::awaitable<Result<void>> DeleteSessionByToken(Conn& c, std::string_view token) {
+  auto r = co_await c.Query("DELETE FROM neon_auth.session WHERE token = $1", db::Params(token));
+  if (!r) co_return r.error();
+  co_return Result<void>();
+}
+
+asio::awaitable<Result<void>> DeleteUserSessionByToken(Conn& c, std::string_view user_id, std::string_view token) {
+  auto r = co_await c.Query("DELETE FROM neon_auth.session WHERE token = $2 AND \"userId\" = $1::uuid",
+                            db::Params(user_id, token));
+  if (!r) co_return r.error();
+  co_return Result<void>();
+}
+
+asio::awaitable<Result<void>> DeleteUserSessions(Conn& c, std::string_view user_id,
+                                                 std::optional<std::string_view> except_token) {
+  auto r = co_await c.Query(
+      "DELETE FROM neon_auth.session WHERE \"userId\" = $1::uuid AND ($2::text IS NULL OR token <> $2)",
+      db::Params(user_id, except_token));
+  if (!r) co_return r.error();
+  co_return Result<void>();
+}
+
+asio::awaitable<Result<std::vector<SessionRow>>> ListUserSessions(Conn& c, std::string_view user_id, EpochMs now) {
+    const std::string& sql = kSql5;
+  const std::string now_s = FormatIso8601Ms(now);
+  auto rows = co_await c.Query(sql, db::Params(user_id, now_s));
+  if (!rows) co_return rows.error();
+  std::vector<SessionRow> out;
+  for (int i = 0; i < rows->Size(); ++i) out.push_back(ReadSession(*rows, i, 0));
+  co_return out;
+}
+
+asio::awaitable<Result<UserRow>> UpdateUserProfile(Conn& c, std::string_view user_id,
+                                                   std::optional<std::string_view> name,
+                                                   std::optional<std::optional<std::string_view>> image, EpochMs now) {
+    const std::string& sql = kSql6;
+  const std::string now_s = FormatIso8601Ms(now);
+  auto rows = co_await c.Query(sql, db::Params(user_id, name, image ? "true" : "false",
+                                     image ? *image : std::nullopt, now_s));
+  if (!rows) co_return rows.error();
+  if (rows->Empty()) co_return MakeError(ErrorCode::kUserNotFound);
+  co_return ReadUser(*rows, 0, 0);
+}
+
+asio::awaitable<Result<std::optional<SessionRow>>> ChangePasswordAndRotate(Conn& c, std::string_view user_id,
+                                                                           std::string_view password_hash, bool revoke,
+                                                                           const NewSession& ns, EpochMs now) {
+  // Password, revocation and the replacement session commit together or not at all.
+  static const std::string sql = Concat(
+      {"WITH a AS (UPDATE neon_auth.account SET password = $2, \"updatedAt\" = $3::timestamptz "
+       "WHERE \"userId\" = $1::uuid AND \"providerId\" = 'credential' RETURNING 1), "
+       "d AS (DELETE FROM neon_auth.session WHERE \"userId\" = $1::uuid AND $4::bool AND EXISTS (SELECT 1 FROM a)), "
+       "s AS (INSERT INTO neon_auth.session (\"expiresAt\", token, \"createdAt\", \"updatedAt\", \"ipAddress\", "
+       "\"userAgent\", \"userId\") SELECT $5::timestamptz, $6::text, $3::timestamptz, $3::timestamptz, $7::text, $8::text, "
+       "$1::uuid WHERE $4::bool AND EXISTS (SELECT 1 FROM a) RETURNING *) "
+       "SELECT (SELECT count(*) FROM a), ",
+       kSessionCols, " FROM (SELECT 1) one LEFT JOIN s ON true"});
+  const std::string now_s = FormatIso8601Ms(now), exp_s = FormatIso8601Ms(ns.expires_at);
+  auto rows = co_await c.Query(sql, db::Params(user_id, password_hash, now_s, revoke ? "true" : "false", exp_s, ns.token,
+                                     ns.ip_address, ns.user_agent));
+  if (!rows) co_return rows.error();
+  if (rows->Empty() || rows->Int64(0, 0) == 0) co_return MakeError(ErrorCode::kCredentialAccountNotFound);
+  if (rows->IsNull(0, 1)) co_return std::optional<SessionRow>();
+  co_return std::optional<SessionRow>(ReadSession(*rows, 0, 1));
+}
+
+asio::awaitable<Result<void>> DeleteUser(Conn& c, std::string_view user_id) {
+  // Sessions, accounts and memberships go with the user (ON DELETE CASCADE).
+  auto r = co_await c.Query("DELETE FROM neon_auth.\"user\" WHERE id = $1::uuid", db::Params(user_id));
+  if (!r) co_return r.error();
+  co_return Result<void>();
+}
+
+asio::awaitable<Result<std::vector<AccountRow>>> ListAccounts(Conn& c, std::string_view user_id) {
+  auto rows = co_await c.Query(
+      "SELECT id::text, \"accountId\", \"providerId\", \"userId\"::text, scope, " PGW_MS("\"createdAt\"") ", " PGW_MS(
+          "\"updatedAt\"") " FROM neon_auth.account WHERE \"userId\" = $1::uuid ORDER BY \"createdAt\"",
+      db::Params(user_id));
+  if (!rows) co_return rows.error();
+  std::vector<AccountRow> out;
+  for (int i = 0; i < rows->Size(); ++i) {
+    AccountRow a;
+    a.id = rows->Text(i, 0);
+    a.account_id = rows->Text(i, 1);
+    a.provider_id = rows->Text(i, 2);
+    a.user_id = rows->Text(i, 3);
+    a.scope = OptString(*rows, i, 4);
+    a.created_at = rows->Int64(i, 5);
+    a.updated_at = rows->Int64(i, 6);
+    out.push_back(std::move(a));
+  }
+  co_return out;
+}
+
+}  // namespace pgwarden::auth

@@ -1,0 +1,119 @@
+//! Row types and every SQL statement the auth flows run against neon_auth.* (user, session, account).
+//! Store functions take the connection first; the flow decides what runs together (multi-table writes
+//! are single statements with data-modifying CTEs, so they are atomic in one round trip). Timestamps are
+//! read as epoch milliseconds and written as ISO-8601 text with millisecond precision (Better Auth's).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/time.hpp"
+#include "db/connection.hpp"
+
+namespace pgwarden::auth {
+
+namespace asio = boost::asio;
+
+struct UserRow {
+  std::string id;
+  std::string name;
+  std::string email;
+  bool email_verified = false;
+  std::optional<std::string> image;
+  EpochMs created_at = 0;
+  EpochMs updated_at = 0;
+  std::optional<bool> is_anonymous;
+  std::optional<std::string> role;
+  std::optional<bool> banned;
+  std::optional<std::string> ban_reason;
+  std::optional<EpochMs> ban_expires;
+
+  bool IsBanned(EpochMs now) const { return banned.value_or(false) && (!ban_expires || *ban_expires > now); }
+};
+
+struct SessionRow {
+  std::string id;
+  std::string token;
+  std::string user_id;
+  EpochMs expires_at = 0;
+  EpochMs created_at = 0;
+  EpochMs updated_at = 0;
+  std::optional<std::string> ip_address;
+  std::optional<std::string> user_agent;
+  std::optional<std::string> active_organization_id;
+  std::optional<std::string> impersonated_by;
+};
+
+struct AccountRow {
+  std::string id;
+  std::string account_id;
+  std::string provider_id;
+  std::string user_id;
+  std::optional<std::string> scope;
+  EpochMs created_at = 0;
+  EpochMs updated_at = 0;
+};
+
+//! Better Auth's member order: {name, email, emailVerified, image, createdAt, updatedAt, isAnonymous, role,
+//! banned, banReason, banExpires, id}.
+std::string UserJson(const UserRow& u);
+//! {expiresAt, token, createdAt, updatedAt, ipAddress, userAgent, userId, activeOrganizationId,
+//! impersonatedBy, id}.
+std::string SessionJson(const SessionRow& s);
+
+struct NewSession {
+  std::string token;
+  EpochMs expires_at;
+  std::string ip_address;
+  std::string user_agent;
+};
+
+struct SessionWithUser {
+  SessionRow session;
+  UserRow user;
+};
+
+//! The user with this (lower-cased) email and the password of its credential account, if any.
+struct UserWithPassword {
+  UserRow user;
+  std::optional<std::string> password_hash;
+};
+
+using Conn = db::Connection;
+
+asio::awaitable<Result<std::optional<SessionWithUser>>> FindSessionByToken(Conn& c, std::string_view token);
+asio::awaitable<Result<std::optional<UserWithPassword>>> FindUserByEmail(Conn& c, std::string_view email);
+asio::awaitable<Result<std::optional<std::string>>> FindPasswordHash(Conn& c, std::string_view user_id);
+asio::awaitable<Result<bool>> EmailExists(Conn& c, std::string_view email);
+
+//! Inserts user + credential account (+ session when `session` is set) in one atomic statement.
+//! A duplicate email fails with SQLSTATE 23505.
+asio::awaitable<Result<std::pair<UserRow, std::optional<SessionRow>>>> CreateUserWithPassword(
+    Conn& c, std::string_view name, std::string_view email, std::optional<std::string_view> image,
+    std::string_view password_hash, EpochMs now, const std::optional<NewSession>& session);
+
+asio::awaitable<Result<SessionRow>> InsertSession(Conn& c, std::string_view user_id, const NewSession& s, EpochMs now);
+asio::awaitable<Result<SessionRow>> ExtendSession(Conn& c, std::string_view session_id, EpochMs expires_at,
+                                                  EpochMs now);
+asio::awaitable<Result<void>> DeleteSessionByToken(Conn& c, std::string_view token);
+//! Only the given user's session with that token (no revoking somebody else's session).
+asio::awaitable<Result<void>> DeleteUserSessionByToken(Conn& c, std::string_view user_id, std::string_view token);
+asio::awaitable<Result<void>> DeleteUserSessions(Conn& c, std::string_view user_id,
+                                                 std::optional<std::string_view> except_token);
+asio::awaitable<Result<std::vector<SessionRow>>> ListUserSessions(Conn& c, std::string_view user_id, EpochMs now);
+
+asio::awaitable<Result<UserRow>> UpdateUserProfile(Conn& c, std::string_view user_id,
+                                                   std::optional<std::string_view> name,
+                                                   std::optional<std::optional<std::string_view>> image, EpochMs now);
+//! Sets a new password hash on the credential account. With `revoke`, every session of the user ends and
+//! `replacement` becomes its only session (returned). Atomic. kCredentialAccountNotFound without an account.
+asio::awaitable<Result<std::optional<SessionRow>>> ChangePasswordAndRotate(Conn& c, std::string_view user_id,
+                                                                           std::string_view password_hash, bool revoke,
+                                                                           const NewSession& replacement, EpochMs now);
+asio::awaitable<Result<void>> DeleteUser(Conn& c, std::string_view user_id);
+asio::awaitable<Result<std::vector<AccountRow>>> ListAccounts(Conn& c, std::string_view user_id);
+
+}  // namespace pgwarden::auth

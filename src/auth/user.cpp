@@ -1,0 +1,222 @@
+//! The signed-in user's own account: update-user, change-password, verify-password, delete-user,
+//! list-accounts.
+#include "auth/body.hpp"
+#include "auth/service.hpp"
+#include "core/log.hpp"
+#include "core/text.hpp"
+#include "crypto/password.hpp"
+
+namespace pgwarden::auth {
+namespace {
+constexpr std::string_view kServerOnlyUserFields[] = {"role", "banned", "banReason", "banExpires", "isAnonymous",
+                                                      "emailVerified", "id", "createdAt", "updatedAt"};
+
+// Better Auth counts password length in UTF-16 code units.
+int Utf16Length(std::string_view s) {
+  int n = 0;
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c & 0xC0) != 0x80) n += (c >= 0xF0) ? 2 : 1;
+  }
+  return n;
+}
+}  // namespace
+
+asio::awaitable<Response> AuthService::UpdateUser(Request& req) {
+  if (auto ok = CheckOrigin(req, false); !ok) co_return ErrorResponse(req, ok.error());
+  auto body = ParseBody(req);
+  if (!body) co_return ErrorResponse(req, body.error());
+  auto db = co_await Db(req);
+  if (!db) co_return ErrorResponse(req, db.error());
+  CurrentSession cur;
+  auto lookup = co_await FindSession(req, **db, cur);
+  if (!lookup) co_return ErrorResponse(req, lookup.error());
+  if (*lookup != Lookup::kFound) co_return ErrorResponse(req, ErrorCode::kUnauthorized);
+  if (body->contains("email")) co_return ErrorResponse(req, ErrorCode::kEmailCanNotBeUpdated);
+  for (const auto field : kServerOnlyUserFields) {
+    if (body->contains(field))
+      co_return ErrorResponse(req, ErrorCode::kFieldNotAllowed, std::string(field) + " is not allowed to be set");
+  }
+  BodyReader in(*body);
+  const auto name = in.OptionalString("name");
+  std::optional<std::optional<std::string_view>> image;
+  if (const auto* v = body->if_contains("image")) {
+    if (v->is_null()) image = std::optional<std::string_view>();
+    else image = in.OptionalString("image");
+  }
+  if (!in.Ok()) co_return ErrorResponse(req, in.Failure());
+  if (!name && !image) co_return ErrorResponse(req, ErrorCode::kNoFieldsToUpdate);
+  auto user = co_await UpdateUserProfile(**db, cur.user.id, name, image, NowMs());
+  if (!user) co_return ErrorResponse(req, user.error());
+  // Decision D1: {"user": …} rather than Better Auth's {"status": true}, which the Supabase-style adapter
+  // of the official SDK reads as a failure; Better Auth's own client and the UI ignore the body.
+  Response res = Json(req, "{\"user\":" + UserJson(*user) + "}");
+  SetSessionCookies(res, cur.session.token, cur.dont_remember);
+  co_return res;
+}
+
+asio::awaitable<Response> AuthService::ChangePassword(Request& req) {
+  if (auto ok = CheckOrigin(req, false); !ok) co_return ErrorResponse(req, ok.error());
+  auto body = ParseBody(req);
+  if (!body) co_return ErrorResponse(req, body.error());
+  BodyReader in(*body);
+  const auto new_password = in.RequiredString("newPassword");
+  const auto current_password = in.RequiredString("currentPassword");
+  const auto revoke = in.OptionalBool("revokeOtherSessions");
+  if (!in.Ok()) co_return ErrorResponse(req, in.Failure());
+  CurrentSession cur;
+  {
+    auto db = co_await Db(req);
+    if (!db) co_return ErrorResponse(req, db.error());
+    auto lookup = co_await FindSession(req, **db, cur);
+    if (!lookup) co_return ErrorResponse(req, lookup.error());
+    if (*lookup != Lookup::kFound) co_return ErrorResponse(req, ErrorCode::kUnauthorized);
+  }
+  const int len = Utf16Length(new_password);
+  if (len < cfg_.min_password_length) co_return ErrorResponse(req, ErrorCode::kPasswordTooShort);
+  if (len > cfg_.max_password_length) co_return ErrorResponse(req, ErrorCode::kPasswordTooLong);
+  std::optional<std::string> stored;
+  {
+    auto db = co_await Db(req);
+    if (!db) co_return ErrorResponse(req, db.error());
+    auto r = co_await FindPasswordHash(**db, cur.user.id);
+    if (!r) co_return ErrorResponse(req, r.error());
+    stored = std::move(*r);
+  }
+  if (!stored) co_return ErrorResponse(req, ErrorCode::kCredentialAccountNotFound);
+  const std::string current(current_password.substr(0, static_cast<size_t>(cfg_.max_password_length) * 4));
+  const std::string next(new_password);
+  // Named first: a lambda temporary inside a co_await expression is destroyed twice by g++ 12.
+  auto cpu_task = [current, next, stored]() -> std::optional<std::string> {
+    if (!crypto::VerifyPassword(current, *stored)) return std::nullopt;
+    return crypto::HashPassword(next);
+  };
+  const auto new_hash = co_await OnCpu(std::move(cpu_task));
+  if (!new_hash) co_return ErrorResponse(req, ErrorCode::kInvalidPassword);
+  const EpochMs now = NowMs();
+  const NewSession ns{NewSessionToken(), now + cfg_.session_expires_in_s * 1000, ClientIp(req),
+                      std::string(req.Header(http::bhttp::field::user_agent))};
+  auto db = co_await Db(req);
+  if (!db) co_return ErrorResponse(req, db.error());
+  auto rotated = co_await ChangePasswordAndRotate(**db, cur.user.id, *new_hash, revoke.value_or(false), ns, now);
+  if (!rotated) co_return ErrorResponse(req, rotated.error());
+  log::Info("auth.password_changed", {{"user_id", cur.user.id}, {"revoked_sessions", revoke.value_or(false) ? "true" : "false"}});
+  std::string out = "{\"token\":";
+  out += *rotated ? JsonString((*rotated)->token) : "null";
+  out += ",\"user\":" + UserJson(cur.user) + "}";
+  Response res = Json(req, std::move(out));
+  if (*rotated) SetSessionCookies(res, (*rotated)->token, false);
+  co_return res;
+}
+
+asio::awaitable<Response> AuthService::VerifyPassword(Request& req) {
+  if (auto ok = CheckOrigin(req, false); !ok) co_return ErrorResponse(req, ok.error());
+  auto body = ParseBody(req);
+  if (!body) co_return ErrorResponse(req, body.error());
+  BodyReader in(*body);
+  const auto password = in.RequiredString("password");
+  if (!in.Ok()) co_return ErrorResponse(req, in.Failure());
+  CurrentSession cur;
+  std::optional<std::string> stored;
+  {
+    auto db = co_await Db(req);
+    if (!db) co_return ErrorResponse(req, db.error());
+    auto lookup = co_await FindSession(req, **db, cur);
+    if (!lookup) co_return ErrorResponse(req, lookup.error());
+    if (*lookup != Lookup::kFound) co_return ErrorResponse(req, ErrorCode::kUnauthorized);
+    auto r = co_await FindPasswordHash(**db, cur.user.id);
+    if (!r) co_return ErrorResponse(req, r.error());
+    stored = std::move(*r);
+  }
+  const std::string pw(password.substr(0, static_cast<size_t>(cfg_.max_password_length) * 4));
+  // Named first: a lambda temporary inside a co_await expression is destroyed twice by g++ 12.
+  auto cpu_task = [pw, stored] {
+    if (!stored) {
+      crypto::DummyPasswordWork(pw);
+      return false;
+    }
+    return crypto::VerifyPassword(pw, *stored);
+  };
+  const bool ok = co_await OnCpu(std::move(cpu_task));
+  if (!ok) co_return ErrorResponse(req, ErrorCode::kInvalidPassword);
+  co_return Json(req, "{\"status\":true}");
+}
+
+asio::awaitable<Response> AuthService::DeleteUser(Request& req) {
+  if (auto ok = CheckOrigin(req, false); !ok) co_return ErrorResponse(req, ok.error());
+  auto body = ParseBody(req);
+  if (!body) co_return ErrorResponse(req, body.error());
+  BodyReader in(*body);
+  const auto password = in.OptionalString("password");
+  if (!in.Ok()) co_return ErrorResponse(req, in.Failure());
+  CurrentSession cur;
+  std::optional<std::string> stored;
+  {
+    auto db = co_await Db(req);
+    if (!db) co_return ErrorResponse(req, db.error());
+    auto lookup = co_await FindSession(req, **db, cur);
+    if (!lookup) co_return ErrorResponse(req, lookup.error());
+    if (*lookup != Lookup::kFound) co_return ErrorResponse(req, ErrorCode::kUnauthorized);
+    auto r = co_await FindPasswordHash(**db, cur.user.id);
+    if (!r) co_return ErrorResponse(req, r.error());
+    stored = std::move(*r);
+  }
+  const EpochMs now = NowMs();
+  if (password) {
+    const std::string pw(password->substr(0, static_cast<size_t>(cfg_.max_password_length) * 4));
+    // Named first: a lambda temporary inside a co_await expression is destroyed twice by g++ 12.
+    auto cpu_task = [pw, stored] {
+      if (!stored) {
+        crypto::DummyPasswordWork(pw);
+        return false;
+      }
+      return crypto::VerifyPassword(pw, *stored);
+    };
+    const bool ok = co_await OnCpu(std::move(cpu_task));
+    if (!ok) co_return ErrorResponse(req, ErrorCode::kInvalidPassword);
+  } else if (!IsFresh(cur.session, now)) {
+    // Without the password, only a recent sign-in may delete the account (SE-06).
+    co_return ErrorResponse(req, ErrorCode::kSessionNotFresh);
+  }
+  auto db = co_await Db(req);
+  if (!db) co_return ErrorResponse(req, db.error());
+  auto del = co_await auth::DeleteUser(**db, cur.user.id);
+  if (!del) co_return ErrorResponse(req, del.error());
+  log::Info("auth.user_deleted", {{"user_id", cur.user.id}});
+  Response res = Json(req, "{\"success\":true,\"message\":\"User deleted\"}");
+  ExpireSessionCookies(res);
+  co_return res;
+}
+
+asio::awaitable<Response> AuthService::ListAccounts(Request& req) {
+  auto db = co_await Db(req);
+  if (!db) co_return ErrorResponse(req, db.error());
+  CurrentSession cur;
+  auto lookup = co_await FindSession(req, **db, cur);
+  if (!lookup) co_return ErrorResponse(req, lookup.error());
+  if (*lookup != Lookup::kFound) co_return ErrorResponse(req, ErrorCode::kUnauthorized);
+  auto accounts = co_await auth::ListAccounts(**db, cur.user.id);
+  if (!accounts) co_return ErrorResponse(req, accounts.error());
+  std::string out = "[";
+  for (size_t i = 0; i < accounts->size(); ++i) {
+    const auto& a = (*accounts)[i];
+    if (i) out += ',';
+    out += "{\"accountId\":" + JsonString(a.account_id) + ",\"providerId\":" + JsonString(a.provider_id) +
+           ",\"userId\":" + JsonString(a.user_id) + ",\"createdAt\":\"" + FormatIso8601Ms(a.created_at) +
+           "\",\"updatedAt\":\"" + FormatIso8601Ms(a.updated_at) + "\",\"id\":" + JsonString(a.id) + ",\"scopes\":[";
+    if (a.scope && !a.scope->empty()) {
+      bool first = true;
+      for (auto sc : Split(*a.scope, ',')) {
+        sc = Trim(sc);
+        if (sc.empty()) continue;
+        out += (first ? "" : ",") + JsonString(sc);
+        first = false;
+      }
+    }
+    out += "]}";
+  }
+  out += ']';
+  co_return Json(req, std::move(out));
+}
+
+}  // namespace pgwarden::auth

@@ -1,0 +1,78 @@
+//! One typed, immutable Config, loaded once from an optional TOML file and the environment (the
+//! environment wins), then validated as a whole: Load() reports every problem at once, one line each.
+//! Each component receives only its part (AuthConfig, HttpConfig, DbConfig).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pgwarden::config {
+
+struct DbConfig {
+  std::string url;            //!< libpq connection string or URI (DATABASE_URL)
+  std::string database_name;  //!< the <db> in /<db>/auth (PGWARDEN_DB_NAME, default: from the URL)
+  int pool_per_thread = 4;    //!< connections per io thread
+  int connect_timeout_s = 5;
+};
+
+struct HttpConfig {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 3000;
+  int threads = 0;                         //!< 0 = one per core
+  std::size_t max_body_bytes = 1 << 20;    //!< 1 MiB
+  std::size_t max_header_bytes = 16 << 10; //!< 16 KiB
+  int idle_timeout_s = 60;
+  int request_timeout_s = 30;
+};
+
+enum class CookieMode { kLax, kCrossSite };
+
+struct AuthConfig {
+  std::string secret;                     //!< PGWARDEN_SECRET / BETTER_AUTH_SECRET
+  std::string base_url;                   //!< public origin + nothing else, e.g. http://localhost:3000
+  std::vector<std::string> trusted_origins;  //!< exact origins or patterns with '*'
+  bool trust_localhost = true;            //!< any http(s)://localhost:<port> and 127.0.0.1 is trusted
+  CookieMode cookie_mode = CookieMode::kLax;
+  bool secure_cookies = true;             //!< __Secure- prefix + Secure attribute
+  std::string cookie_prefix = "neon-auth";
+  std::int64_t session_expires_in_s = 7 * 24 * 3600;
+  std::int64_t session_update_age_s = 24 * 3600;
+  std::int64_t session_fresh_age_s = 24 * 3600;
+  std::int64_t session_absolute_max_s = 30 * 24 * 3600;  //!< not in Better Auth; ASVS 7.3.2
+  std::int64_t jwt_ttl_s = 900;
+  std::string jwt_issuer;                 //!< default: base_url origin
+  std::string jwt_audience;               //!< default: base_url origin
+  bool allow_anonymous = true;            //!< GET /token/anonymous
+  std::int64_t anonymous_ttl_s = 900;
+  bool require_email_verification = false;
+  int min_password_length = 8;
+  int max_password_length = 128;
+  int hash_threads = 0;                   //!< 0 = one per core
+};
+
+struct Config {
+  DbConfig db;
+  HttpConfig http;
+  AuthConfig auth;
+  std::string log_level = "info";
+};
+
+struct LoadResult {
+  Config config;
+  std::vector<std::string> errors;  //!< empty = valid
+};
+
+//! `env` maps variable names to values (main passes the process environment; tests pass their own).
+//! `require_database`: serve and migrate need DATABASE_URL; dev fills it itself.
+LoadResult Load(const std::map<std::string, std::string>& env, bool require_database = true);
+std::map<std::string, std::string> ProcessEnvironment();
+
+//! The origin (scheme://host[:port]) of an absolute http(s) URL, lower-cased; nullopt if not one.
+std::optional<std::string> OriginOf(std::string_view url);
+//! The dbname of a libpq URI or key=value connection string.
+std::string DatabaseNameOf(std::string_view conninfo);
+
+}  // namespace pgwarden::config

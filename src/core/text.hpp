@@ -1,0 +1,21 @@
+//! Small text utilities: ASCII case folding, trimming, splitting, and e-mail syntax checks.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pgwarden {
+
+std::string AsciiLower(std::string_view s);
+bool IEquals(std::string_view a, std::string_view b);
+std::string_view Trim(std::string_view s);
+std::vector<std::string_view> Split(std::string_view s, char sep);
+bool StartsWith(std::string_view s, std::string_view prefix);
+
+//! The e-mail syntax Better Auth accepts (zod's email(): local part of [A-Za-z0-9_'+.-] without leading,
+//! trailing or double dots; domain of dot-separated labels of [A-Za-z0-9-] not starting with '-', and a
+//! TLD of at least two letters). Also rejects anything over 254 bytes and control characters.
+bool IsValidEmail(std::string_view email);
+
+}  // namespace pgwarden

@@ -1,0 +1,231 @@
+#include "db/connection.hpp"
+
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <charconv>
+#include <vector>
+
+#include "core/text.hpp"
+
+namespace pgwarden::db {
+namespace {
+using Descriptor = asio::posix::stream_descriptor;
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+// Every connection starts in a known state: UTC, ISO dates, and server-side limits so that a stuck
+// statement can never hold a connection forever.
+constexpr const char* kSessionSetup =
+    "SET TIME ZONE 'UTC'; SET DateStyle = 'ISO'; SET statement_timeout = '15s'; "
+    "SET idle_in_transaction_session_timeout = '30s'";
+}  // namespace
+
+std::int64_t Rows::Int64(int row, int col) const {
+  const auto t = Text(row, col);
+  std::int64_t v = 0;
+  std::from_chars(t.data(), t.data() + t.size(), v);
+  return v;
+}
+
+std::int64_t Rows::Affected() const {
+  if (!res_) return 0;
+  const char* n = PQcmdTuples(res_.get());
+  std::int64_t v = 0;
+  if (n && *n) std::from_chars(n, n + std::char_traits<char>::length(n), v);
+  return v;
+}
+
+Error ResultError(const PGresult* r) {
+  Error e;
+  e.code = ErrorCode::kDatabase;
+  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  const char* msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  e.sqlstate = state ? state : "";
+  e.message = msg ? msg : "database error";
+  // Connection-class errors and shutdowns mean "try again later", not a bug.
+  if (StartsWith(e.sqlstate, "08") || StartsWith(e.sqlstate, "57P")) e.code = ErrorCode::kServiceUnavailable;
+  return e;
+}
+
+Error Connection::ConnectionError(std::string_view what) {
+  healthy_ = false;
+  Error e;
+  e.code = ErrorCode::kServiceUnavailable;
+  e.message = std::string(what) + ": " + PQerrorMessage(conn_);
+  while (!e.message.empty() && (e.message.back() == '\n' || e.message.back() == ' ')) e.message.pop_back();
+  return e;
+}
+
+asio::awaitable<Result<std::unique_ptr<Connection>>> Connection::Connect(asio::any_io_executor ex,
+                                                                         std::string conninfo) {
+  PGconn* c = PQconnectStart(conninfo.c_str());
+  if (!c) co_return MakeError(ErrorCode::kServiceUnavailable, "out of memory");
+  std::unique_ptr<PGconn, decltype(&PQfinish)> guard(c, &PQfinish);
+  if (PQstatus(c) == CONNECTION_BAD) {
+    co_return MakeError(ErrorCode::kServiceUnavailable, std::string("connect: ") + PQerrorMessage(c));
+  }
+  int fd = -1;
+  std::optional<Descriptor> sd;
+  PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+  while (st != PGRES_POLLING_OK) {
+    if (st == PGRES_POLLING_FAILED) {
+      co_return MakeError(ErrorCode::kServiceUnavailable, std::string("connect: ") + PQerrorMessage(c));
+    }
+    if (PQsocket(c) != fd) {  // libpq may switch sockets while trying hosts
+      fd = PQsocket(c);
+      sd.reset();
+      sd.emplace(ex, ::dup(fd));
+    }
+    auto [ec] = co_await sd->async_wait(st == PGRES_POLLING_READING ? Descriptor::wait_read : Descriptor::wait_write,
+                                        kNoThrow);
+    if (ec) co_return MakeError(ErrorCode::kServiceUnavailable, "connect: " + ec.message());
+    st = PQconnectPoll(c);
+  }
+  if (PQsocket(c) != fd) {
+    sd.reset();
+    sd.emplace(ex, ::dup(PQsocket(c)));
+  }
+  if (PQsetnonblocking(c, 1) != 0) co_return MakeError(ErrorCode::kServiceUnavailable, "cannot set non-blocking");
+  std::unique_ptr<Connection> conn(new Connection(guard.release(), std::move(sd)));
+  auto setup = co_await conn->Script(kSessionSetup);
+  if (!setup) co_return setup.error();
+  co_return conn;
+}
+
+Result<std::unique_ptr<Connection>> Connection::ConnectBlocking(const std::string& conninfo) {
+  PGconn* c = PQconnectdb(conninfo.c_str());
+  if (!c || PQstatus(c) != CONNECTION_OK) {
+    Error e = MakeError(ErrorCode::kServiceUnavailable, std::string("connect: ") + (c ? PQerrorMessage(c) : "oom"));
+    while (!e.message.empty() && e.message.back() == '\n') e.message.pop_back();
+    if (c) PQfinish(c);
+    return e;
+  }
+  std::unique_ptr<Connection> conn(new Connection(c, std::nullopt));
+  auto setup = conn->ScriptBlocking(kSessionSetup);
+  if (!setup) return setup.error();
+  return conn;
+}
+
+Connection::~Connection() {
+  socket_.reset();  // closes our dup'ed fd only
+  PQfinish(conn_);
+}
+
+asio::awaitable<Result<void>> Connection::Flush() {
+  for (;;) {
+    const int r = PQflush(conn_);
+    if (r == 0) co_return Result<void>();
+    if (r < 0) co_return ConnectionError("send");
+    auto [ec] = co_await socket_->async_wait(Descriptor::wait_write, kNoThrow);
+    if (ec) co_return ConnectionError("send");
+  }
+}
+
+// Reads every result of the query in flight; returns the first failure or the last rows.
+asio::awaitable<Result<Rows>> Connection::Collect() {
+  std::optional<Error> failure;
+  Rows rows;
+  for (;;) {
+    if (!PQconsumeInput(conn_)) co_return ConnectionError("receive");
+    if (PQisBusy(conn_)) {
+      auto [ec] = co_await socket_->async_wait(Descriptor::wait_read, kNoThrow);
+      if (ec) co_return ConnectionError("receive");
+      continue;
+    }
+    PGresult* r = PQgetResult(conn_);
+    if (!r) break;
+    const auto status = PQresultStatus(r);
+    if (status == PGRES_FATAL_ERROR || status == PGRES_BAD_RESPONSE) {
+      if (!failure) failure = ResultError(r);
+      PQclear(r);
+    } else {
+      rows = Rows(r);
+    }
+  }
+  if (PQstatus(conn_) != CONNECTION_OK) healthy_ = false;
+  if (failure) co_return *failure;
+  co_return rows;
+}
+
+asio::awaitable<Result<Rows>> Connection::Query(std::string_view sql, std::span<const Param> params) {
+  if (!healthy_) co_return MakeError(ErrorCode::kServiceUnavailable, "connection lost");
+  std::string key(sql);
+  auto it = prepared_.find(key);
+  if (it == prepared_.end()) {
+    std::string name = "s" + std::to_string(prepared_.size());
+    if (!PQsendPrepare(conn_, name.c_str(), key.c_str(), static_cast<int>(params.size()), nullptr))
+      co_return ConnectionError("prepare");
+    if (auto f = co_await Flush(); !f) co_return f.error();
+    auto prep = co_await Collect();
+    if (!prep) co_return prep.error();
+    it = prepared_.emplace(std::move(key), std::move(name)).first;
+  }
+  // libpq wants NUL-terminated values: copy into one buffer.
+  std::string buffer;
+  size_t total = 0;
+  for (const auto& p : params) total += p ? p->size() + 1 : 0;
+  buffer.reserve(total);
+  std::vector<size_t> offsets(params.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (!params[i]) continue;
+    offsets[i] = buffer.size();
+    buffer.append(*params[i]);
+    buffer.push_back('\0');
+  }
+  std::vector<const char*> values(params.size());
+  for (size_t i = 0; i < params.size(); ++i) values[i] = params[i] ? buffer.data() + offsets[i] : nullptr;
+  if (!PQsendQueryPrepared(conn_, it->second.c_str(), static_cast<int>(params.size()), values.data(), nullptr,
+                           nullptr, 0))
+    co_return ConnectionError("query");
+  if (auto f = co_await Flush(); !f) co_return f.error();
+  co_return co_await Collect();
+}
+
+asio::awaitable<Result<void>> Connection::Script(std::string_view sql) {
+  if (!healthy_) co_return MakeError(ErrorCode::kServiceUnavailable, "connection lost");
+  const std::string text(sql);
+  if (!PQsendQuery(conn_, text.c_str())) co_return ConnectionError("query");
+  if (auto f = co_await Flush(); !f) co_return f.error();
+  auto r = co_await Collect();
+  if (!r) co_return r.error();
+  co_return Result<void>();
+}
+
+Result<Rows> Connection::QueryBlocking(std::string_view sql, std::span<const Param> params) {
+  std::vector<std::string> copies;
+  copies.reserve(params.size());
+  std::vector<const char*> values(params.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (params[i]) {
+      copies.emplace_back(*params[i]);
+      values[i] = copies.back().c_str();
+    }
+  }
+  const std::string text(sql);
+  PQsetnonblocking(conn_, 0);
+  PGresult* r = PQexecParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr, values.data(), nullptr,
+                             nullptr, 0);
+  const auto status = PQresultStatus(r);
+  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+    Error e = ResultError(r);
+    PQclear(r);
+    return e;
+  }
+  return Rows(r);
+}
+
+Result<void> Connection::ScriptBlocking(std::string_view sql) {
+  const std::string text(sql);
+  PGresult* r = PQexec(conn_, text.c_str());
+  const auto status = PQresultStatus(r);
+  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+    Error e = ResultError(r);
+    PQclear(r);
+    return e;
+  }
+  PQclear(r);
+  return {};
+}
+
+}  // namespace pgwarden::db

@@ -1,0 +1,116 @@
+//! One non-blocking libpq connection driven by Asio coroutines (waits on a dup of PQsocket). Queries use
+//! the extended protocol with text parameters; each distinct SQL text is prepared once per connection and
+//! then executed by name. Client values only ever travel as parameters. A connection belongs to one io
+//! thread (its executor) and runs one query at a time.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+
+#include <array>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "core/error.hpp"
+
+namespace pgwarden::db {
+
+namespace asio = boost::asio;
+
+struct PgResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+
+//! A query's rows, text format. Column access by index; Column(name) finds an index once.
+class Rows {
+ public:
+  Rows() = default;
+  explicit Rows(PGresult* r) : res_(r) {}
+  int Size() const { return res_ ? PQntuples(res_.get()) : 0; }
+  bool Empty() const { return Size() == 0; }
+  int Column(const char* name) const { return PQfnumber(res_.get(), name); }
+  bool IsNull(int row, int col) const { return PQgetisnull(res_.get(), row, col) != 0; }
+  std::string_view Text(int row, int col) const {
+    return {PQgetvalue(res_.get(), row, col), static_cast<size_t>(PQgetlength(res_.get(), row, col))};
+  }
+  std::optional<std::string_view> OptText(int row, int col) const {
+    if (IsNull(row, col)) return std::nullopt;
+    return Text(row, col);
+  }
+  std::int64_t Int64(int row, int col) const;
+  bool Bool(int row, int col) const { return !IsNull(row, col) && Text(row, col) == "t"; }
+  //! Rows touched by INSERT/UPDATE/DELETE.
+  std::int64_t Affected() const;
+
+ private:
+  std::unique_ptr<PGresult, PgResultDeleter> res_;
+};
+
+//! A text parameter; std::nullopt is SQL NULL. It refers to the caller's text, which must outlive the query.
+using Param = std::optional<std::string_view>;
+
+template <class... T>
+std::array<Param, sizeof...(T)> Params(const T&... values) {
+  return {Param(values)...};
+}
+
+class Connection {
+ public:
+  //! Connects without blocking the thread. `conninfo` is a libpq URI or key=value string.
+  static asio::awaitable<Result<std::unique_ptr<Connection>>> Connect(asio::any_io_executor ex, std::string conninfo);
+  //! Blocking connect, for start-up tasks (migrations, key bootstrap) before the io threads run.
+  static Result<std::unique_ptr<Connection>> ConnectBlocking(const std::string& conninfo);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  asio::awaitable<Result<Rows>> Query(std::string_view sql, std::span<const Param> params);
+  //! With db::Params(a, b, …). (Not an initializer_list: g++ 12 miscompiles those inside coroutines.)
+  template <std::size_t N>
+  asio::awaitable<Result<Rows>> Query(std::string_view sql, std::array<Param, N> params) {
+    co_return co_await Query(sql, std::span<const Param>(params.data(), N));
+  }
+  asio::awaitable<Result<Rows>> Query(std::string_view sql) { return Query(sql, std::span<const Param>()); }
+  //! Simple-protocol script (several statements, no parameters), e.g. BEGIN / COMMIT.
+  asio::awaitable<Result<void>> Script(std::string_view sql);
+
+  //! Blocking variants for start-up (never on an io thread).
+  Result<Rows> QueryBlocking(std::string_view sql, std::span<const Param> params);
+  Result<Rows> QueryBlocking(std::string_view sql, std::initializer_list<Param> params = {}) {
+    return QueryBlocking(sql, std::span<const Param>(params.begin(), params.size()));
+  }
+  Result<void> ScriptBlocking(std::string_view sql);
+
+  //! False after a connection-level failure; the pool then discards it.
+  bool Healthy() const { return healthy_ && PQstatus(conn_) == CONNECTION_OK; }
+  bool InTransaction() const { return PQtransactionStatus(conn_) != PQTRANS_IDLE; }
+
+ private:
+  Connection(PGconn* conn, std::optional<asio::posix::stream_descriptor> sd) : conn_(conn), socket_(std::move(sd)) {}
+  asio::awaitable<Result<void>> Flush();
+  asio::awaitable<Result<Rows>> Collect();
+  Error ConnectionError(std::string_view what);
+
+  PGconn* conn_;
+  std::optional<asio::posix::stream_descriptor> socket_;
+  std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
+  bool healthy_ = true;
+};
+
+//! Maps a failed PGresult to an Error carrying its SQLSTATE.
+Error ResultError(const PGresult* r);
+
+//! SQLSTATEs the flows test for.
+inline constexpr std::string_view kUniqueViolation = "23505";
+inline constexpr std::string_view kForeignKeyViolation = "23503";
+
+}  // namespace pgwarden::db

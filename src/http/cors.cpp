@@ -1,0 +1,92 @@
+#include "http/cors.hpp"
+
+#include "core/text.hpp"
+
+namespace pgwarden::http {
+namespace {
+
+bool Glob(std::string_view pattern, std::string_view text) {
+  // Iterative '*' matching; '*' never crosses '/'.
+  size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = t;
+    } else if (p < pattern.size() && pattern[p] == text[t]) {
+      ++p;
+      ++t;
+    } else if (star != std::string_view::npos && text[mark] != '/') {
+      p = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+bool IsLocalhost(std::string_view origin) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (!StartsWith(origin, scheme)) continue;
+    std::string_view host = origin.substr(scheme.size());
+    for (std::string_view name : {"localhost", "127.0.0.1", "[::1]"}) {
+      if (host == name) return true;
+      if (StartsWith(host, name) && host.size() > name.size() + 1 && host[name.size()] == ':') {
+        const auto port = host.substr(name.size() + 1);
+        bool digits = port.size() <= 5;
+        for (const char c : port) digits = digits && c >= '0' && c <= '9';
+        if (digits) return true;
+      }
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+bool OriginMatcher::Matches(std::string_view origin_in) const {
+  if (origin_in.empty() || origin_in.size() > 512) return false;
+  const std::string origin = AsciiLower(origin_in);
+  if (trust_localhost_ && IsLocalhost(origin)) return true;
+  for (const auto& p : patterns_) {
+    if (p.find('*') == std::string::npos ? p == origin : Glob(p, origin)) return true;
+  }
+  return false;
+}
+
+void ApplyCors(const CorsPolicy& policy, const Request& req, Response& res) {
+  res.set(bhttp::field::vary, "Origin");
+  const auto origin = req.Header(bhttp::field::origin);
+  if (origin.empty() || !policy.origins || !policy.origins->Matches(origin)) return;
+  res.set(bhttp::field::access_control_allow_origin, origin);
+  if (policy.credentials) res.set(bhttp::field::access_control_allow_credentials, "true");
+  if (!policy.expose_headers.empty()) {
+    // Handlers may already expose some headers (set-auth-token); merge, keeping theirs first.
+    const auto existing = res.find(bhttp::field::access_control_expose_headers);
+    std::string merged = existing == res.end() ? std::string() : std::string(existing->value());
+    for (auto h : Split(policy.expose_headers, ',')) {
+      h = Trim(h);
+      if (merged.find(h) == std::string::npos) merged += (merged.empty() ? "" : ", ") + std::string(h);
+    }
+    res.set(bhttp::field::access_control_expose_headers, merged);
+  }
+}
+
+Response Preflight(const CorsPolicy& policy, const Request& req) {
+  Response res = MakeResponse(req, bhttp::status::no_content);
+  res.set(bhttp::field::vary, "Origin, Access-Control-Request-Headers");
+  const auto origin = req.Header(bhttp::field::origin);
+  if (origin.empty() || !policy.origins || !policy.origins->Matches(origin)) return res;
+  res.set(bhttp::field::access_control_allow_origin, origin);
+  if (policy.credentials) res.set(bhttp::field::access_control_allow_credentials, "true");
+  res.set(bhttp::field::access_control_allow_methods, policy.allow_methods);
+  const auto requested = req.Header(bhttp::field::access_control_request_headers);
+  // Echoing the requested list is what browsers need; the handlers, not CORS, decide what a header may do.
+  res.set(bhttp::field::access_control_allow_headers,
+          requested.empty() ? std::string_view(policy.allow_headers) : requested);
+  res.set(bhttp::field::access_control_max_age, std::to_string(policy.max_age_s));
+  return res;
+}
+
+}  // namespace pgwarden::http
