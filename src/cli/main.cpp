@@ -5,6 +5,7 @@
 
 #include "app/app.hpp"
 #include "config/config.hpp"
+#include "db/local_cluster.hpp"
 
 namespace {
 constexpr const char* kUsage =
@@ -12,6 +13,7 @@ constexpr const char* kUsage =
     "  serve     run the auth service against DATABASE_URL (migrates first)\n"
     "  migrate   apply the database migrations and exit\n"
     "  dev       private Postgres under .pgwarden/ (or PGWARDEN_STATE_DIR), a kept secret, then serve\n"
+    "  cluster start|stop <dir> [db]   a private Postgres in <dir> (tests, tooling); prints its conninfo\n"
     "  version   print the version\n"
     "Settings come from the environment (and PGWARDEN_CONFIG, a TOML file); see docs/configuration.md.\n";
 
@@ -47,6 +49,24 @@ int main(int argc, char** argv) {
     auto env = pgwarden::config::ProcessEnvironment();
     const std::string dir = env.count("PGWARDEN_STATE_DIR") ? env["PGWARDEN_STATE_DIR"] : ".pgwarden";
     return pgwarden::app::Dev(env, dir);
+  }
+  if (cmd == "cluster" && argc >= 4) {
+    // Test and tooling helper: a private Postgres in a folder (the same code as `dev`).
+    const std::string action = argv[2], dir = argv[3], db = argc > 4 ? argv[4] : "postgres";
+    auto cluster = pgwarden::db::EnsureLocalCluster(dir, db);
+    if (!cluster) {
+      std::fprintf(stderr, "pgwarden cluster: %s\n", std::string(cluster.error().Message()).c_str());
+      return 1;
+    }
+    if (action == "start") {
+      std::printf("%s\n", cluster->ConnInfo(db).c_str());
+      return 0;
+    }
+    if (action == "stop") {
+      auto stopped = pgwarden::db::StopLocalCluster(*cluster);
+      if (!stopped) std::fprintf(stderr, "pgwarden cluster: %s\n", std::string(stopped.error().Message()).c_str());
+      return stopped ? 0 : 1;
+    }
   }
   if (cmd == "version" || cmd == "--version") {
     std::printf("pgwarden 0.1.0\n");

@@ -1,0 +1,33 @@
+# pgwarden: the two commands are `make dev` and `make test`.
+.PHONY: dev test build debug asan bench fuzz clean format
+
+JOBS ?= 2
+
+build:
+	@scripts/install-deps.sh --no-npm
+	@cmake --preset release -DPGWARDEN_TESTS=OFF >/dev/null
+	@cmake --build --preset release -j $(JOBS) --target pgwarden
+
+dev: build
+	@./build/release/pgwarden dev
+
+test:
+	@scripts/test.sh
+
+debug:
+	@cmake --preset debug >/dev/null && cmake --build --preset debug -j $(JOBS)
+
+asan:
+	@cmake --preset asan >/dev/null && cmake --build --preset asan -j $(JOBS)
+
+bench: build
+	@bench/run.sh
+
+fuzz:
+	@scripts/fuzz.sh
+
+format:
+	@clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp')
+
+clean:
+	rm -rf build

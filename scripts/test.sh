@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# `make test`: installs what is missing, builds, starts a throwaway Postgres cluster, then runs every test:
+# unit (ctest -L unit), integration (ctest -L integration, real Postgres), e2e (node:test with the official
+# SDKs against the built binary), interop/differential against the real Better Auth oracle (when ../shared
+# is present). Ends with one line "N passed, M failed". Exit status: 0 only if nothing failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+SHARED="${PGWARDEN_SHARED:-$ROOT/../shared}"
+JOBS="${JOBS:-2}"
+
+scripts/install-deps.sh || exit 1
+cmake --preset release -DPGWARDEN_TESTS=ON >/dev/null || exit 1
+cmake --build --preset release -j "$JOBS" || exit 1
+BIN="$ROOT/build/release/pgwarden"
+
+PASSED=0
+FAILED=0
+SUMMARY=()
+record() {  # name passed failed
+  PASSED=$((PASSED + $2)); FAILED=$((FAILED + $3)); SUMMARY+=("$(printf '%-14s %5d passed, %d failed' "$1" "$2" "$3")")
+}
+ctest_counts() {  # log -> "passed failed"
+  local line total failed
+  line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$1" | tail -1)
+  if [[ -z "$line" ]]; then echo "0 1"; return; fi
+  failed=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+  total=$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$line")
+  echo "$((total - failed)) $failed"
+}
+node_counts() {  # log -> "passed failed"
+  local p f
+  p=$(grep -E '^# pass [0-9]+' "$1" | tail -1 | awk '{print $3}')
+  f=$(grep -E '^# fail [0-9]+' "$1" | tail -1 | awk '{print $3}')
+  echo "${p:-0} ${f:-1}"
+}
+
+LOGS="$ROOT/build/test-logs"
+mkdir -p "$LOGS"
+
+# 1. Unit tests: no database, no network.
+ctest --test-dir build/release -L unit --output-on-failure -j "$JOBS" >"$LOGS/unit.log" 2>&1
+read -r p f < <(ctest_counts "$LOGS/unit.log"); record unit "$p" "$f"
+[[ "$f" != 0 ]] && tail -40 "$LOGS/unit.log"
+
+# 2. A private Postgres for everything below.
+STATE="$ROOT/build/test-state"
+rm -rf "$STATE"
+PG_CONNINFO=$("$BIN" cluster start "$STATE/pg" postgres 2>"$LOGS/cluster.log")
+if [[ -z "$PG_CONNINFO" ]]; then
+  cat "$LOGS/cluster.log"; echo "could not start the test Postgres"; record cluster 0 1
+else
+  export PGWARDEN_TEST_PG="$PG_CONNINFO" PGWARDEN_BIN="$BIN"
+  trap '"$BIN" cluster stop "$STATE/pg" >/dev/null 2>&1' EXIT
+
+  # 3. Integration tests (GoogleTest against the real Postgres).
+  ctest --test-dir build/release -L integration --output-on-failure >"$LOGS/integration.log" 2>&1
+  if grep -q "No tests were found" "$LOGS/integration.log"; then :; else
+    read -r p f < <(ctest_counts "$LOGS/integration.log"); record integration "$p" "$f"
+    [[ "$f" != 0 ]] && tail -60 "$LOGS/integration.log"
+  fi
+
+  # 4. End-to-end tests with the official SDKs.
+  if compgen -G "tests/e2e/*.test.mjs" >/dev/null; then
+    (cd tests/e2e && node --test --test-concurrency=2 --test-reporter=tap ./*.test.mjs) >"$LOGS/e2e.log" 2>&1
+    read -r p f < <(node_counts "$LOGS/e2e.log"); record e2e "$p" "$f"
+    [[ "$f" != 0 ]] && grep -E '^not ok|# Subtest|error:|expected|actual' "$LOGS/e2e.log" | head -60
+  fi
+
+  # 5. Interop + differential against the real Better Auth oracle (needs ../shared).
+  if [[ -d "$SHARED/oracle/better-auth" ]] && compgen -G "tests/interop/*.test.mjs" >/dev/null; then
+    export PGWARDEN_SHARED="$SHARED"
+    (cd tests/e2e && node --test --test-concurrency=1 --test-reporter=tap ../interop/*.test.mjs) >"$LOGS/interop.log" 2>&1
+    read -r p f < <(node_counts "$LOGS/interop.log"); record interop "$p" "$f"
+    [[ "$f" != 0 ]] && grep -E '^not ok|# Subtest|error:|expected|actual' "$LOGS/interop.log" | head -60
+  elif [[ ! -d "$SHARED/oracle/better-auth" ]]; then
+    echo "[test] ../shared is absent: interop and differential tests against the Better Auth oracle skipped"
+  fi
+fi
+
+echo
+echo "== test summary (logs in build/test-logs) =="
+printf '%s\n' "${SUMMARY[@]}"
+echo "$PASSED passed, $FAILED failed"
+[[ "$FAILED" == 0 ]]
