@@ -114,7 +114,10 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
   opts.max_header_bytes = cfg.http.max_header_bytes;
   opts.idle_timeout_s = cfg.http.idle_timeout_s;
   opts.request_timeout_s = cfg.http.request_timeout_s;
-  http::Server server(opts);
+  // Declared before the service and its pools but destroyed explicitly after Run(): suspended request
+  // coroutines die with the io_contexts and release their leases into still-living (closed) pools.
+  auto server_ptr = std::make_unique<http::Server>(opts);
+  http::Server& server = *server_ptr;
 
   std::vector<std::unique_ptr<db::Pool>> pools;
   for (int i = 0; i < server.Workers(); ++i)
@@ -177,6 +180,8 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
     server.Stop();
   });
   server.Run(std::move(handler));
+  auth_service.Shutdown();
+  server_ptr.reset();
   log::Info("server.stopped");
   return 0;
 }

@@ -156,7 +156,7 @@ Response AuthService::ErrorResponse(const Request& req, const Error& e) const {
   return Json(req, std::move(body), info.status);
 }
 
-Result<json::object> AuthService::ParseBody(const Request& req) const {
+Result<json::object> AuthService::ParseBody(const Request& req, bool allow_form) const {
   const auto ct = AsciiLower(Trim(Split(req.Header(http::bhttp::field::content_type), ';')[0]));
   const std::string_view body = req.raw.body();
   if (ct.empty() && body.empty()) {
@@ -181,7 +181,7 @@ Result<json::object> AuthService::ParseBody(const Request& req) const {
     }
     return std::move(v.as_object());
   }
-  if (ct == "application/x-www-form-urlencoded") {
+  if (ct == "application/x-www-form-urlencoded" && allow_form) {
     const auto pairs = http::ParseForm(body);
     if (!pairs) return MakeError(ErrorCode::kBadRequest, "Invalid form body");
     json::object obj;
@@ -192,7 +192,8 @@ Result<json::object> AuthService::ParseBody(const Request& req) const {
   const std::string shown = ct.empty() ? std::string("undefined") : std::string(ct);
   return MakeError(ErrorCode::kUnsupportedMediaType,
                    "Content-Type \"" + shown +
-                       "\" is not allowed. Allowed types: application/x-www-form-urlencoded, application/json");
+                       (allow_form ? "\" is not allowed. Allowed types: application/x-www-form-urlencoded, application/json"
+                                   : "\" is not allowed. Allowed types: application/json"));
 }
 
 Result<void> AuthService::CheckOrigin(const Request& req, bool login) const {

@@ -45,6 +45,10 @@ class AuthService {
               std::vector<std::unique_ptr<db::Pool>> pools);
   ~AuthService();
 
+  //! Stops handing out connections (graceful shutdown, before the io threads' state is destroyed).
+  void Shutdown() {
+    for (auto& p : pools_) p->Close();
+  }
   //! Registers every auth route under `prefix` (e.g. "/neondb/auth").
   void RegisterRoutes(http::Router& router, const std::string& prefix);
   const http::CorsPolicy& Cors() const { return cors_; }
@@ -77,9 +81,13 @@ class AuthService {
   //! Runs `fn` on the password-hashing pool; the caller resumes on its own io thread.
   template <class F>
   asio::awaitable<std::invoke_result_t<F>> OnCpu(F fn);
+  //! False when the hashing queue is full: the caller answers 503 instead of queueing without bound.
+  bool CpuAvailable() const { return cpu_pending_->load(std::memory_order_relaxed) < cpu_queue_limit_; }
 
-  //! JSON (or form) body as an object; Better Auth's errors for missing / malformed / unsupported bodies.
-  Result<json::object> ParseBody(const Request& req) const;
+  //! JSON body as an object; Better Auth's errors for missing / malformed / unsupported bodies. Form bodies
+  //! only where `allow_form` (sign-in and sign-up, which then get the login CSRF checks): a cross-site form
+  //! can never reach another state-changing endpoint (CS-02).
+  Result<json::object> ParseBody(const Request& req, bool allow_form = false) const;
   //! CSRF: the Origin rules of Better Auth (oracle §8); `login` adds the sign-in/sign-up checks.
   Result<void> CheckOrigin(const Request& req, bool login) const;
   //! Relative paths and trusted origins only.
@@ -111,6 +119,8 @@ class AuthService {
   std::shared_ptr<const KeyRing> keys_;
   std::vector<std::unique_ptr<db::Pool>> pools_;
   std::unique_ptr<asio::thread_pool> cpu_;
+  std::shared_ptr<std::atomic<int>> cpu_pending_ = std::make_shared<std::atomic<int>>(0);
+  int cpu_queue_limit_ = 256;
   http::OriginMatcher origins_;
   http::CorsPolicy cors_;
 };
@@ -122,10 +132,12 @@ template <class F>
 asio::awaitable<std::invoke_result_t<F>> AuthService::OnCpu(F fn) {
   using R = std::invoke_result_t<F>;
   return asio::async_initiate<const asio::use_awaitable_t<>&, void(R)>(
-      [pool = cpu_.get()](auto handler, F task) {
+      [pool = cpu_.get(), pending = cpu_pending_](auto handler, F task) {
         auto home = asio::get_associated_executor(handler);
-        asio::post(*pool, [handler = std::move(handler), task = std::move(task), home]() mutable {
+        pending->fetch_add(1, std::memory_order_relaxed);
+        asio::post(*pool, [handler = std::move(handler), task = std::move(task), home, pending]() mutable {
           R result = task();
+          pending->fetch_sub(1, std::memory_order_relaxed);
           asio::post(home, [handler = std::move(handler), result = std::move(result)]() mutable {
             std::move(handler)(std::move(result));
           });

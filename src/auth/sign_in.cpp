@@ -11,7 +11,7 @@ namespace pgwarden::auth {
 
 asio::awaitable<Response> AuthService::SignInEmail(Request& req) {
   if (auto ok = CheckOrigin(req, /*login=*/true); !ok) co_return ErrorResponse(req, ok.error());
-  auto body = ParseBody(req);
+  auto body = ParseBody(req, /*allow_form=*/true);
   if (!body) co_return ErrorResponse(req, body.error());
   BodyReader in(*body);
   const auto email_raw = in.RequiredString("email");
@@ -35,6 +35,7 @@ asio::awaitable<Response> AuthService::SignInEmail(Request& req) {
   const bool too_long = static_cast<int>(password.size()) > cfg_.max_password_length * 4;
   const std::string pw(password.substr(0, static_cast<size_t>(cfg_.max_password_length) * 4));
   const std::optional<std::string> stored = found ? found->password_hash : std::nullopt;
+  if (!CpuAvailable()) co_return ErrorResponse(req, ErrorCode::kServiceUnavailable, "password hashing queue full");
   // Named first: a lambda temporary inside a co_await expression is destroyed twice by g++ 12.
   auto cpu_task = [pw, stored, too_long] {
     if (!stored) {

@@ -15,7 +15,7 @@ constexpr std::string_view kServerOnlyUserFields[] = {"role", "banned", "banReas
 
 asio::awaitable<Response> AuthService::SignUpEmail(Request& req) {
   if (auto ok = CheckOrigin(req, /*login=*/true); !ok) co_return ErrorResponse(req, ok.error());
-  auto body = ParseBody(req);
+  auto body = ParseBody(req, /*allow_form=*/true);
   if (!body) co_return ErrorResponse(req, body.error());
   BodyReader in(*body);
   const auto name = in.RequiredString("name");
@@ -54,6 +54,7 @@ asio::awaitable<Response> AuthService::SignUpEmail(Request& req) {
   }  // the connection is not held while hashing
 
   std::string pw(password);
+  if (!CpuAvailable()) co_return ErrorResponse(req, ErrorCode::kServiceUnavailable, "password hashing queue full");
   // Named first: a lambda temporary inside a co_await expression is destroyed twice by g++ 12.
   auto cpu_task = [pw] { return crypto::HashPassword(pw); };
   const std::string hash = co_await OnCpu(std::move(cpu_task));

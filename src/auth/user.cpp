@@ -86,6 +86,7 @@ asio::awaitable<Response> AuthService::ChangePassword(Request& req) {
   if (!stored) co_return ErrorResponse(req, ErrorCode::kCredentialAccountNotFound);
   const std::string current(current_password.substr(0, static_cast<size_t>(cfg_.max_password_length) * 4));
   const std::string next(new_password);
+  if (!CpuAvailable()) co_return ErrorResponse(req, ErrorCode::kServiceUnavailable, "password hashing queue full");
   // Named first: a lambda temporary inside a co_await expression is destroyed twice by g++ 12.
   auto cpu_task = [current, next, stored]() -> std::optional<std::string> {
     if (!crypto::VerifyPassword(current, *stored)) return std::nullopt;
@@ -129,6 +130,7 @@ asio::awaitable<Response> AuthService::VerifyPassword(Request& req) {
     stored = std::move(*r);
   }
   const std::string pw(password.substr(0, static_cast<size_t>(cfg_.max_password_length) * 4));
+  if (!CpuAvailable()) co_return ErrorResponse(req, ErrorCode::kServiceUnavailable, "password hashing queue full");
   // Named first: a lambda temporary inside a co_await expression is destroyed twice by g++ 12.
   auto cpu_task = [pw, stored] {
     if (!stored) {
@@ -164,6 +166,7 @@ asio::awaitable<Response> AuthService::DeleteUser(Request& req) {
   const EpochMs now = NowMs();
   if (password) {
     const std::string pw(password->substr(0, static_cast<size_t>(cfg_.max_password_length) * 4));
+    if (!CpuAvailable()) co_return ErrorResponse(req, ErrorCode::kServiceUnavailable, "password hashing queue full");
     // Named first: a lambda temporary inside a co_await expression is destroyed twice by g++ 12.
     auto cpu_task = [pw, stored] {
       if (!stored) {

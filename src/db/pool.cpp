@@ -14,7 +14,14 @@ Lease::~Lease() {
 Pool::Pool(asio::any_io_executor ex, std::string conninfo, int max_size, std::chrono::milliseconds acquire_timeout)
     : ex_(std::move(ex)), conninfo_(std::move(conninfo)), max_size_(max_size), acquire_timeout_(acquire_timeout) {}
 
+void Pool::Close() {
+  closed_ = true;
+  idle_.clear();
+  waiters_.clear();
+}
+
 asio::awaitable<Result<Lease>> Pool::Acquire() {
+  if (closed_) co_return MakeError(ErrorCode::kServiceUnavailable, "shutting down");
   while (!idle_.empty()) {
     auto conn = std::move(idle_.back());
     idle_.pop_back();
@@ -43,6 +50,7 @@ asio::awaitable<Result<Lease>> Pool::Acquire() {
 }
 
 void Pool::Release(std::unique_ptr<Connection> conn) {
+  if (closed_) return;  // the connection closes with `conn`
   // A connection left inside a transaction (a flow failed half-way) is not trusted again.
   const bool reusable = conn->Healthy() && !conn->InTransaction();
   if (!reusable) {

@@ -43,6 +43,9 @@ class Pool {
 
   asio::awaitable<Result<Lease>> Acquire();
   int Size() const { return total_; }
+  //! At shutdown, before the io_context is destroyed: leases released afterwards just drop their
+  //! connection (no timers touched) and Acquire fails.
+  void Close();
 
  private:
   friend class Lease;
@@ -59,6 +62,7 @@ class Pool {
   int max_size_;
   std::chrono::milliseconds acquire_timeout_;
   int total_ = 0;
+  bool closed_ = false;
   std::vector<std::unique_ptr<Connection>> idle_;
   std::deque<std::shared_ptr<Waiter>> waiters_;
 };

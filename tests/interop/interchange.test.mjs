@@ -1,0 +1,222 @@
+// Interchangeable with Better Auth in both directions, with the same secret: pgwarden and the real Better Auth
+// 1.6.23 oracle run side by side on ONE database (the oracle's) with the same secret and the same baseURL
+// (http://localhost:4191: JWT iss/aud), and every credential minted by one must work on the other.
+//
+//   cd tests/e2e && node --test --test-concurrency=1 --test-reporter=tap ../interop/interchange.test.mjs
+//
+// The oracle is started by scripts/oracle.sh (idempotent) and left running; stop it with `scripts/oracle.sh stop`.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import {
+  COOKIE, Jar, client, jose, oracleUnavailable, signToken, startOracle, startPgwarden, uniqueEmail,
+} from './oracle.mjs';
+
+const ORACLE_BASE_URL = 'http://localhost:4191'; // the oracle's baseURL (scripts/oracle.sh: ORACLE_HTTP_PORT 4191)
+const CLAIMS = ['iat', 'email', 'role', 'sub', 'exp', 'iss', 'aud'];
+const skip = oracleUnavailable();
+
+describe('interchange with the Better Auth oracle (same database, same secret)', { skip: skip ?? false }, () => {
+  let oracle, pw, O, P, secret;
+
+  before(async () => {
+    const o = await startOracle();
+    secret = o.secret;
+    O = client(`${o.url}/auth`);
+    // Make sure the oracle has its signing key before pgwarden loads the key table (either order works:
+    // pgwarden creates the key when the table is empty, and Better Auth then reads it from the table).
+    const jwks = await O.get('/jwks');
+    assert.equal(jwks.status, 200, `oracle /auth/jwks: ${jwks.status} ${jwks.text}`);
+    pw = await startPgwarden({ databaseUrl: o.pg, secret: o.secret, baseUrl: ORACLE_BASE_URL });
+    P = client(pw.authUrl);
+    oracle = o;
+  });
+
+  after(async () => {
+    if (pw) await pw.stop();
+  });
+
+  const fail = (what, r) => `${what}: ${r.status} ${r.text}${pw ? `\n--- pgwarden log (tail) ---\n${pw.log().slice(-2000)}` : ''}`;
+  const signUp = async (srv, tag, password = 'correct-horse-1') => {
+    const email = uniqueEmail(tag);
+    const jar = new Jar();
+    const r = await srv.post('/sign-up/email', { email, password, name: `Interop ${tag}` }, { jar });
+    assert.equal(r.status, 200, fail(`sign-up on ${srv.base}`, r));
+    return { email, password, jar, user: r.json.user, res: r };
+  };
+  const signIn = async (srv, email, password, expect = 200) => {
+    const jar = new Jar();
+    const r = await srv.post('/sign-in/email', { email, password }, { jar });
+    assert.equal(r.status, expect, fail(`sign-in on ${srv.base}`, r));
+    return { jar, res: r };
+  };
+
+  test('a user signed up on the oracle signs in on pgwarden with the same password (same user object)', async () => {
+    const u = await signUp(O, 'o2p');
+    const { res } = await signIn(P, u.email, u.password);
+    assert.equal(JSON.stringify(res.json.user), JSON.stringify(u.user), 'user object (values and member order)');
+    await signIn(P, u.email, 'wrong-password-1', 401);
+  });
+
+  test('a user signed up on pgwarden signs in on the oracle with the same password (same user object)', async () => {
+    const u = await signUp(P, 'p2o');
+    const { res } = await signIn(O, u.email, u.password);
+    assert.equal(JSON.stringify(res.json.user), JSON.stringify(u.user), 'user object (values and member order)');
+    await signIn(O, u.email, 'wrong-password-1', 401);
+  });
+
+  test("an oracle session cookie works on pgwarden's get-session, and pgwarden's on the oracle's", async () => {
+    const u = await signUp(O, 'cookie');
+    for (const [from, to] of [[O, P], [P, O]]) {
+      const { jar, res } = await signIn(from, u.email, u.password);
+      const mine = await from.get('/get-session', { jar });
+      const theirs = await to.get('/get-session', { jar });
+      assert.equal(theirs.status, 200, fail('get-session', theirs));
+      assert.ok(theirs.json, `get-session on ${to.base} with a cookie from ${from.base} returned ${theirs.text}`);
+      assert.equal(theirs.json.session.token, res.json.token);
+      // The same row read by both: the same JSON, member order included.
+      assert.equal(JSON.stringify(theirs.json), JSON.stringify(mine.json), 'get-session body');
+      assert.ok(theirs.headers['set-auth-jwt'], 'set-auth-jwt on get-session');
+      // The Bearer form (set-auth-token) works across too.
+      const bearer = res.headers['set-auth-token'];
+      assert.equal(bearer, signToken(secret, res.json.token));
+      const viaBearer = await to.get('/get-session', { headers: { authorization: `Bearer ${bearer}` } });
+      assert.equal(viaBearer.json?.session?.token, res.json.token, fail('get-session with Bearer', viaBearer));
+      // list-sessions / list-accounts read the same rows the same way.
+      for (const p of ['/list-sessions', '/list-accounts']) {
+        const a = await from.get(p, { jar });
+        const b = await to.get(p, { jar });
+        assert.equal(b.status, 200, fail(p, b));
+        assert.equal(JSON.stringify(b.json), JSON.stringify(a.json), `${p} body`);
+      }
+    }
+  });
+
+  test('both publish the same JWKS (same kid and x)', async () => {
+    const o = await O.get('/jwks');
+    const p = await P.get('/jwks');
+    const wk = await P.get('/.well-known/jwks.json');
+    for (const r of [o, p, wk]) assert.equal(r.status, 200, fail('jwks', r));
+    const keys = (r) => r.json.keys.map((k) => `${k.kid} ${k.x}`).sort();
+    assert.ok(o.json.keys.length >= 1);
+    assert.deepEqual(keys(p), keys(o), 'pgwarden /jwks keys vs the oracle /auth/jwks keys');
+    assert.deepEqual(keys(wk), keys(o), 'pgwarden /.well-known/jwks.json keys vs the oracle /auth/jwks keys');
+    assert.equal(p.text, o.text, 'JWKS document (member order included)');
+  });
+
+  test("a JWT minted by pgwarden verifies against the oracle's /auth/jwks, and the reverse", async () => {
+    const u = await signUp(O, 'jwt');
+    const { jar } = await signIn(O, u.email, u.password);
+    const oracleJwks = jose.createRemoteJWKSet(new URL(`${O.base}/jwks`));
+    const pgwardenJwks = jose.createRemoteJWKSet(new URL(`${P.base}/.well-known/jwks.json`));
+    const opts = { issuer: ORACLE_BASE_URL, audience: ORACLE_BASE_URL, algorithms: ['EdDSA'] };
+
+    const pt = await P.get('/token', { jar });
+    assert.equal(pt.status, 200, fail('pgwarden /token', pt));
+    const v1 = await jose.jwtVerify(pt.json.token, oracleJwks, opts);
+    assert.equal(v1.payload.sub, u.user.id);
+    const pHeaderJwt = (await P.get('/get-session', { jar })).headers['set-auth-jwt'];
+    assert.equal((await jose.jwtVerify(pHeaderJwt, oracleJwks, opts)).payload.sub, u.user.id, 'pgwarden set-auth-jwt');
+
+    const ot = await O.get('/token', { jar });
+    assert.equal(ot.status, 200, fail('oracle /token', ot));
+    const v2 = await jose.jwtVerify(ot.json.token, pgwardenJwks, opts);
+    assert.equal(v2.payload.sub, u.user.id);
+    const oHeaderJwt = (await O.get('/get-session', { jar })).headers['set-auth-jwt'];
+    assert.equal((await jose.jwtVerify(oHeaderJwt, pgwardenJwks, opts)).payload.sub, u.user.id, 'oracle set-auth-jwt');
+  });
+
+  test("pgwarden's /token claims equal the oracle's claim set (same order, same values but iat/exp)", async () => {
+    const u = await signUp(P, 'claims');
+    const { jar } = await signIn(P, u.email, u.password);
+    const pt = (await P.get('/token', { jar })).json.token;
+    const ot = (await O.get('/token', { jar })).json.token;
+    const [pp, op] = [jose.decodeJwt(pt), jose.decodeJwt(ot)];
+    assert.deepEqual(Object.keys(op), CLAIMS, 'the oracle claim order (sanity)');
+    assert.deepEqual(Object.keys(pp), Object.keys(op), 'claim names and order');
+    for (const k of ['email', 'role', 'sub', 'iss', 'aud']) assert.equal(pp[k], op[k], `claim ${k}`);
+    assert.equal(pp.exp - pp.iat, op.exp - op.iat, 'lifetime (exp - iat)');
+    assert.ok(Math.abs(pp.iat - op.iat) <= 5, `iat ${pp.iat} vs ${op.iat}`);
+    const [ph, oh] = [jose.decodeProtectedHeader(pt), jose.decodeProtectedHeader(ot)];
+    assert.equal(JSON.stringify(ph), JSON.stringify(oh), 'JWS header');
+    assert.deepEqual(Object.keys(jose.decodeJwt(pt)), CLAIMS);
+  });
+
+  test('sessions revoked on one are gone on the other', async () => {
+    const u = await signUp(O, 'revoke');
+    const s1 = (await signIn(O, u.email, u.password)).jar; // oracle sessions
+    const s2 = (await signIn(O, u.email, u.password)).jar;
+    const s3 = (await signIn(P, u.email, u.password)).jar; // pgwarden sessions
+    const s4 = (await signIn(P, u.email, u.password)).jar;
+
+    // pgwarden revokes an oracle-made session
+    let r = await P.post('/revoke-session', { token: s2.token() }, { jar: s1 });
+    assert.equal(r.status, 200, fail('pgwarden revoke-session', r));
+    r = await O.get('/get-session', { jar: new Jar().update([`${COOKIE}=${s2.get()}`]) });
+    assert.equal(r.text, 'null', 'the oracle still sees a session revoked on pgwarden');
+
+    // the oracle signs out a pgwarden-made session
+    r = await O.post('/sign-out', undefined, { jar: s3 });
+    assert.equal(r.status, 200, fail('oracle sign-out', r));
+    const s3copy = new Jar().update([`${COOKIE}=${signedOf(r, s3)}`]);
+    r = await P.get('/get-session', { jar: s3copy });
+    assert.equal(r.text, 'null', 'pgwarden still sees a session signed out on the oracle');
+
+    // pgwarden revoke-other-sessions: the oracle lists only the caller's session
+    r = await P.post('/revoke-other-sessions', undefined, { jar: s1 });
+    assert.equal(r.status, 200, fail('pgwarden revoke-other-sessions', r));
+    r = await O.get('/list-sessions', { jar: s1 });
+    assert.equal(r.status, 200, fail('oracle list-sessions', r));
+    assert.deepEqual(r.json.map((s) => s.token), [s1.token()]);
+    r = await O.get('/get-session', { jar: s4 });
+    assert.equal(r.text, 'null', 'the oracle still sees a session revoked by pgwarden revoke-other-sessions');
+
+    // the oracle's revoke-sessions ends the pgwarden-made one too
+    const s5 = (await signIn(P, u.email, u.password)).jar;
+    r = await O.post('/revoke-sessions', undefined, { jar: s1 });
+    assert.equal(r.status, 200, fail('oracle revoke-sessions', r));
+    for (const j of [s1, s5]) {
+      r = await P.get('/get-session', { jar: new Jar().update([`${COOKIE}=${j.get() ?? ''}`]) });
+      assert.equal(r.text, 'null', 'pgwarden still sees a session revoked by the oracle revoke-sessions');
+    }
+  });
+
+  test('a password changed on pgwarden works on the oracle (and the reverse)', async () => {
+    const u = await signUp(O, 'chpw');
+    const other = (await signIn(O, u.email, u.password)).jar;
+    const { jar } = await signIn(P, u.email, u.password);
+    let r = await P.post('/change-password', { currentPassword: u.password, newPassword: 'correct-horse-2', revokeOtherSessions: true }, { jar });
+    assert.equal(r.status, 200, fail('pgwarden change-password', r));
+    await signIn(O, u.email, u.password, 401);
+    await signIn(O, u.email, 'correct-horse-2', 200);
+    r = await O.get('/get-session', { jar: other });
+    assert.equal(r.text, 'null', 'oracle session not revoked by pgwarden change-password revokeOtherSessions');
+    r = await O.get('/get-session', { jar });
+    assert.equal(r.json?.session?.token, jar.token(), 'the new session cookie from pgwarden change-password works on the oracle');
+
+    // reverse
+    r = await O.post('/change-password', { currentPassword: 'correct-horse-2', newPassword: 'correct-horse-3' }, { jar });
+    assert.equal(r.status, 200, fail('oracle change-password', r));
+    await signIn(P, u.email, 'correct-horse-2', 401);
+    await signIn(P, u.email, 'correct-horse-3', 200);
+  });
+
+  test('profile updates and account deletion on pgwarden are seen by the oracle', async () => {
+    const u = await signUp(O, 'profile');
+    const { jar } = await signIn(P, u.email, u.password);
+    let r = await P.post('/update-user', { name: 'Renamed On Pgwarden', image: 'https://example.com/i.png' }, { jar });
+    assert.equal(r.status, 200, fail('pgwarden update-user', r));
+    r = await O.get('/get-session', { jar });
+    assert.equal(r.json?.user?.name, 'Renamed On Pgwarden');
+    assert.equal(r.json?.user?.image, 'https://example.com/i.png');
+    r = await P.post('/delete-user', { password: u.password }, { jar: (await signIn(P, u.email, u.password)).jar });
+    assert.equal(r.status, 200, fail('pgwarden delete-user', r));
+    r = await O.get('/get-session', { jar });
+    assert.equal(r.text, 'null', 'the oracle still sees a session of a user deleted on pgwarden');
+    await signIn(O, u.email, u.password, 401);
+  });
+});
+
+// The signed cookie value a jar held before a response expired it (sign-out deletes it from the jar).
+function signedOf(_res, jar) {
+  return jar.lastSigned ?? jar._before ?? '';
+}
