@@ -42,11 +42,26 @@ std::string FormatIso8601Ms(EpochMs ms) {
   const std::int64_t days = FloorDiv(ms, 86'400'000);
   const std::int64_t rem = ms - days * 86'400'000;
   const Civil c = CivilFromDays(days);
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<long long>(c.y), c.m, c.d,
-                static_cast<int>(rem / 3'600'000), static_cast<int>(rem / 60'000 % 60),
-                static_cast<int>(rem / 1000 % 60), static_cast<int>(rem % 1000));
-  return buf;
+  if (c.y < 0 || c.y > 9999) {  // outside what 4 digits hold: rare, keep the general path
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%lld-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<long long>(c.y), c.m, c.d,
+                  static_cast<int>(rem / 3'600'000), static_cast<int>(rem / 60'000 % 60),
+                  static_cast<int>(rem / 1000 % 60), static_cast<int>(rem % 1000));
+    return buf;
+  }
+  // Hot path (every timestamp of every JSON answer): fixed-width digits, no printf.
+  char buf[25] = "0000-00-00T00:00:00.000Z";
+  auto put = [&buf](int pos, int width, long long v) {
+    for (int i = width - 1; i >= 0; --i, v /= 10) buf[pos + i] = static_cast<char>('0' + v % 10);
+  };
+  put(0, 4, c.y);
+  put(5, 2, c.m);
+  put(8, 2, c.d);
+  put(11, 2, rem / 3'600'000);
+  put(14, 2, rem / 60'000 % 60);
+  put(17, 2, rem / 1000 % 60);
+  put(20, 3, rem % 1000);
+  return std::string(buf, 24);
 }
 
 std::optional<EpochMs> ParseIso8601(std::string_view t) {

@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  COOKIE, Jar, client, jose, oracleUnavailable, signToken, startOracle, startPgwarden, uniqueEmail,
+  COOKIE, Jar, client, jose, oracleUnavailable, parseConninfo, pg, pgConfig, signToken, startOracle, startPgwarden,
+  uniqueEmail,
 } from './oracle.mjs';
 
 const ORACLE_BASE_URL = 'http://localhost:4191'; // the oracle's baseURL (scripts/oracle.sh: ORACLE_HTTP_PORT 4191)
@@ -155,9 +156,9 @@ describe('interchange with the Better Auth oracle (same database, same secret)',
     assert.equal(r.text, 'null', 'the oracle still sees a session revoked on pgwarden');
 
     // the oracle signs out a pgwarden-made session
+    const s3copy = new Jar().update([`${COOKIE}=${s3.get()}`]);
     r = await O.post('/sign-out', undefined, { jar: s3 });
     assert.equal(r.status, 200, fail('oracle sign-out', r));
-    const s3copy = new Jar().update([`${COOKIE}=${signedOf(r, s3)}`]);
     r = await P.get('/get-session', { jar: s3copy });
     assert.equal(r.text, 'null', 'pgwarden still sees a session signed out on the oracle');
 
@@ -172,10 +173,11 @@ describe('interchange with the Better Auth oracle (same database, same secret)',
 
     // the oracle's revoke-sessions ends the pgwarden-made one too
     const s5 = (await signIn(P, u.email, u.password)).jar;
+    const kept = [s1.get(), s5.get()];
     r = await O.post('/revoke-sessions', undefined, { jar: s1 });
     assert.equal(r.status, 200, fail('oracle revoke-sessions', r));
-    for (const j of [s1, s5]) {
-      r = await P.get('/get-session', { jar: new Jar().update([`${COOKIE}=${j.get() ?? ''}`]) });
+    for (const v of kept) {
+      r = await P.get('/get-session', { jar: new Jar().update([`${COOKIE}=${v}`]) });
       assert.equal(r.text, 'null', 'pgwarden still sees a session revoked by the oracle revoke-sessions');
     }
   });
@@ -200,6 +202,35 @@ describe('interchange with the Better Auth oracle (same database, same secret)',
     await signIn(P, u.email, 'correct-horse-3', 200);
   });
 
+  test('a session refreshed by pgwarden (updateAge passed) carries the new expiry to the oracle, and the reverse', async () => {
+    const db = new pg.Client(pgConfig(parseConninfo(oracle.pg), { searchPath: 'neon_auth' }));
+    await db.connect();
+    try {
+      const u = await signUp(O, 'refresh');
+      for (const [by, other] of [[P, O], [O, P]]) {
+        const { jar } = await signIn(other, u.email, u.password);
+        // 2 days old: expiresAt = now + 5 d (expiresIn 7 d, updateAge 1 d) -> the next get-session extends it
+        await db.query(`update session set "expiresAt" = now() + interval '5 days' where token = $1`, [jar.token()]);
+        const r = await by.get('/get-session', { jar });
+        assert.equal(r.status, 200, fail('get-session', r));
+        assert.ok(r.setCookies.some((c) => c.startsWith(`${COOKIE}=`)), `no refreshed cookie from ${by.base}`);
+        const [{ expiresAt }] = (await db.query('select "expiresAt" from session where token = $1', [jar.token()])).rows;
+        assert.ok(expiresAt.getTime() > Date.now() + 6.9 * 864e5, `expiresAt not extended to ~7 d: ${expiresAt.toISOString()}`);
+        const seen = await other.get('/get-session', { jar });
+        assert.equal(seen.json?.session?.expiresAt, expiresAt.toISOString(), 'the other server reads the extended expiry');
+        assert.equal(seen.json?.session?.expiresAt, r.json.session.expiresAt);
+        // an expired session: whichever server sees it first deletes it; the other one then sees nothing either
+        await db.query(`update session set "expiresAt" = now() - interval '1 minute' where token = $1`, [jar.token()]);
+        assert.equal((await by.get('/get-session', { jar: new Jar().update([`${COOKIE}=${jar.get()}`]) })).text, 'null');
+        assert.equal((await db.query('select count(*)::int n from session where token = $1', [jar.token()])).rows[0].n, 0,
+          `expired session row not deleted by ${by.base}`);
+        assert.equal((await other.get('/get-session', { jar })).text, 'null');
+      }
+    } finally {
+      await db.end();
+    }
+  });
+
   test('profile updates and account deletion on pgwarden are seen by the oracle', async () => {
     const u = await signUp(O, 'profile');
     const { jar } = await signIn(P, u.email, u.password);
@@ -216,7 +247,3 @@ describe('interchange with the Better Auth oracle (same database, same secret)',
   });
 });
 
-// The signed cookie value a jar held before a response expired it (sign-out deletes it from the jar).
-function signedOf(_res, jar) {
-  return jar.lastSigned ?? jar._before ?? '';
-}
