@@ -156,29 +156,31 @@ Response AuthService::ErrorResponse(const Request& req, const Error& e) const {
   return Json(req, std::move(body), info.status);
 }
 
-Result<json::object> AuthService::ParseBody(const Request& req, bool allow_form) const {
+namespace {
+Error BodyShapeError(BodyShape shape, std::string_view received) {
+  const std::string r(received);
+  std::string msg;
+  if (shape != BodyShape::kRecord) msg = "[body] Invalid input: expected object, received " + r;
+  if (shape != BodyShape::kObject) {
+    if (!msg.empty()) msg += "; ";
+    msg += "[body] Invalid input: expected record, received " + r;
+  }
+  return MakeError(ErrorCode::kValidationError, std::move(msg));
+}
+}  // namespace
+
+Result<json::object> AuthService::ParseBody(const Request& req, BodyShape shape, bool allow_form) const {
   const auto ct = AsciiLower(Trim(Split(req.Header(http::bhttp::field::content_type), ';')[0]));
   const std::string_view body = req.raw.body();
-  if (ct.empty() && body.empty()) {
-    return MakeError(ErrorCode::kValidationError,
-                     "[body] Invalid input: expected object, received undefined; [body] Invalid input: expected "
-                     "record, received undefined");
-  }
+  if (ct.empty() && body.empty()) return BodyShapeError(shape, "undefined");
   if (ct == "application/json") {
-    if (Trim(body).empty()) {
-      return MakeError(ErrorCode::kValidationError,
-                       "[body] Invalid input: expected object, received undefined; [body] Invalid input: expected "
-                       "record, received undefined");
-    }
+    if (Trim(body).empty()) return BodyShapeError(shape, "undefined");
     boost::system::error_code ec;
     json::parse_options opts;
     opts.max_depth = 32;
     json::value v = json::parse(body, ec, {}, opts);
     if (ec) return MakeError(ErrorCode::kBadRequest);
-    if (!v.is_object()) {
-      return MakeError(ErrorCode::kValidationError,
-                       "[body] Invalid input: expected object, received " + std::string(TypeName(&v)));
-    }
+    if (!v.is_object()) return BodyShapeError(shape, TypeName(&v));
     return std::move(v.as_object());
   }
   if (ct == "application/x-www-form-urlencoded" && allow_form) {

@@ -37,6 +37,10 @@ struct CurrentSession {
   bool dont_remember = false;
 };
 
+//! Which zod schema Better Auth declares for an endpoint's body: it decides the wording of the error for a
+//! missing or non-object body ("expected object" / "expected record" / both).
+enum class BodyShape { kObject, kRecord, kObjectAndRecord };
+
 enum class Lookup { kNone, kInvalid, kFound };  // kInvalid: a well-signed token with no live session
 
 class AuthService {
@@ -87,7 +91,8 @@ class AuthService {
   //! JSON body as an object; Better Auth's errors for missing / malformed / unsupported bodies. Form bodies
   //! only where `allow_form` (sign-in and sign-up, which then get the login CSRF checks): a cross-site form
   //! can never reach another state-changing endpoint (CS-02).
-  Result<json::object> ParseBody(const Request& req, bool allow_form = false) const;
+  Result<json::object> ParseBody(const Request& req, BodyShape shape = BodyShape::kObject,
+                                 bool allow_form = false) const;
   //! CSRF: the Origin rules of Better Auth (oracle §8); `login` adds the sign-in/sign-up checks.
   Result<void> CheckOrigin(const Request& req, bool login) const;
   //! Relative paths and trusted origins only.

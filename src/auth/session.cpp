@@ -25,7 +25,9 @@ asio::awaitable<Response> AuthService::GetSession(Request& req) {
   const bool disable_refresh = req.Query("disableRefresh") == std::optional<std::string>("true");
   // Sliding expiry: once updateAge has passed since the last extension, push expiresAt to now + expiresIn,
   // never beyond the absolute maximum (SE-05).
-  if (!disable_refresh &&
+  // A rememberMe:false session (dont_remember cookie) is never extended: it ends with the browser session
+  // or after its one day, as in Better Auth.
+  if (!disable_refresh && !cur.dont_remember &&
       cur.session.expires_at - cfg_.session_expires_in_s * 1000 + cfg_.session_update_age_s * 1000 <= now) {
     EpochMs expires = now + cfg_.session_expires_in_s * 1000;
     if (cfg_.session_absolute_max_s > 0)
@@ -138,7 +140,7 @@ asio::awaitable<Response> AuthService::RevokeOtherSessions(Request& req) {
 
 asio::awaitable<Response> AuthService::UpdateSession(Request& req) {
   if (auto ok = CheckOrigin(req, false); !ok) co_return ErrorResponse(req, ok.error());
-  auto body = ParseBody(req);
+  auto body = ParseBody(req, BodyShape::kRecord);
   if (!body) co_return ErrorResponse(req, body.error());
   auto db = co_await Db(req);
   if (!db) co_return ErrorResponse(req, db.error());

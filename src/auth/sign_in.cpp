@@ -11,7 +11,7 @@ namespace pgwarden::auth {
 
 asio::awaitable<Response> AuthService::SignInEmail(Request& req) {
   if (auto ok = CheckOrigin(req, /*login=*/true); !ok) co_return ErrorResponse(req, ok.error());
-  auto body = ParseBody(req, /*allow_form=*/true);
+  auto body = ParseBody(req, BodyShape::kObject, /*allow_form=*/true);
   if (!body) co_return ErrorResponse(req, body.error());
   BodyReader in(*body);
   const auto email_raw = in.RequiredString("email");

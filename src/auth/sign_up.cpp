@@ -15,7 +15,7 @@ constexpr std::string_view kServerOnlyUserFields[] = {"role", "banned", "banReas
 
 asio::awaitable<Response> AuthService::SignUpEmail(Request& req) {
   if (auto ok = CheckOrigin(req, /*login=*/true); !ok) co_return ErrorResponse(req, ok.error());
-  auto body = ParseBody(req, /*allow_form=*/true);
+  auto body = ParseBody(req, BodyShape::kObjectAndRecord, /*allow_form=*/true);
   if (!body) co_return ErrorResponse(req, body.error());
   BodyReader in(*body);
   const auto name = in.RequiredString("name");

@@ -8,8 +8,9 @@
 
 namespace pgwarden::auth {
 namespace {
-constexpr std::string_view kServerOnlyUserFields[] = {"role", "banned", "banReason", "banExpires", "isAnonymous",
-                                                      "emailVerified", "id", "createdAt", "updatedAt"};
+// Plugin fields declared `input: false` (admin, anonymous): Better Auth refuses them with FIELD_NOT_ALLOWED.
+// Core fields that are not updatable (emailVerified, id, createdAt, updatedAt) are ignored, as Better Auth does.
+constexpr std::string_view kServerOnlyUserFields[] = {"role", "banned", "banReason", "banExpires", "isAnonymous"};
 
 // Better Auth counts password length in UTF-16 code units.
 int Utf16Length(std::string_view s) {
@@ -24,7 +25,7 @@ int Utf16Length(std::string_view s) {
 
 asio::awaitable<Response> AuthService::UpdateUser(Request& req) {
   if (auto ok = CheckOrigin(req, false); !ok) co_return ErrorResponse(req, ok.error());
-  auto body = ParseBody(req);
+  auto body = ParseBody(req, BodyShape::kRecord);
   if (!body) co_return ErrorResponse(req, body.error());
   auto db = co_await Db(req);
   if (!db) co_return ErrorResponse(req, db.error());

@@ -192,6 +192,7 @@ test('GET /ok is {"ok":true}; GET /error redirects to /?<query> with an empty bo
   assert.equal(r.status, 302);
   assert.equal(header(r, 'location'), '/?error=some_error_code&error_description=x');
   assert.equal(r.text, '');
+  assert.equal(header(r, 'content-type'), undefined);
 });
 
 test('GET /jwks has the Better Auth shape and member order; /.well-known/jwks.json and /jwt are identical', async () => {
@@ -274,4 +275,138 @@ test('CORS on get-session from a trusted origin: exact origin, credentials, Vary
   assert.match(header(r, 'vary'), /\bOrigin\b/);
   const exposed = header(r, 'access-control-expose-headers').split(/\s*,\s*/);
   assert.ok(exposed.includes('set-auth-jwt'), exposed.join());
+});
+
+test('sign-up with image, callbackURL and rememberMe:false: {token, user}, browser-session cookie + dont_remember', async () => {
+  const email = uniqueEmail('bob');
+  const r = await post(srv, '/sign-up/email', {
+    email, password: alice.password, name: 'Bob', image: 'https://example.com/bob.png', callbackURL: '/welcome', rememberMe: false,
+  });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(Object.keys(r.json), ['token', 'user'], 'sign-up has no redirect/url members');
+  assert.equal(r.json.user.image, 'https://example.com/bob.png');
+  assert.deepEqual(r.setCookies, [
+    `${COOKIE}=${signCookie(srv.secret, r.json.token)}; Path=/; HttpOnly; Secure; SameSite=Lax`,
+    `__Secure-neon-auth.dont_remember=${signCookie(srv.secret, 'true')}; Path=/; HttpOnly; Secure; SameSite=Lax`,
+  ]);
+  const { rows } = await srv.db.query('SELECT "expiresAt" FROM neon_auth.session WHERE token = $1', [r.json.token]);
+  assert.ok(Math.abs(rows[0].expiresAt.getTime() - Date.now() - 86_400_000) < 10_000, 'a rememberMe:false session lasts 1 day');
+});
+
+test('a session records a single-IP X-Forwarded-For as its ipAddress', async () => {
+  const r = await post(srv, '/sign-in/email', { email: alice.email, password: alice.password }, { 'X-Forwarded-For': '203.0.113.7' });
+  assert.equal(r.status, 200);
+  const { rows } = await srv.db.query('SELECT "ipAddress" FROM neon_auth.session WHERE token = $1', [r.json.token]);
+  assert.equal(rows[0].ipAddress, '203.0.113.7');
+});
+
+test('update-user: 200 with the cookie re-sent; {} / email / role / no session are refused like Better Auth', async () => {
+  const me = await signUp(srv, { name: 'Carol' });
+  const cookie = { Cookie: `${COOKIE}=${me.cookie}` };
+  const ok = await post(srv, '/update-user', { name: 'Carol Renamed', image: 'https://example.com/c.png' }, cookie);
+  assert.equal(ok.status, 200, ok.text);
+  assert.deepEqual(ok.setCookies, [expectedSessionCookie(me.token)], 'update-user re-sends the session cookie');
+  assert.equal(ok.json.user?.name, 'Carol Renamed', 'decision D1: {"user": ...}');
+  const s = await get(srv, '/get-session', { cookie: me.cookie });
+  assert.equal(s.json.user.name, 'Carol Renamed');
+  assert.equal(s.json.user.image, 'https://example.com/c.png');
+  assert.ok(Date.parse(s.json.user.updatedAt) > Date.parse(s.json.user.createdAt), 'updatedAt moves');
+  const empty = await post(srv, '/update-user', {}, cookie);
+  assert.equal(empty.status, 400);
+  assert.equal(empty.text, '{"message":"No fields to update"}');
+  const email = await post(srv, '/update-user', { email: uniqueEmail('x') }, cookie);
+  assert.equal(email.status, 400);
+  assert.equal(email.text, '{"message":"Email can not be updated","code":"EMAIL_CAN_NOT_BE_UPDATED"}');
+  const role = await post(srv, '/update-user', { role: 'admin' }, cookie);
+  assert.equal(role.status, 400);
+  assert.equal(role.text, '{"message":"role is not allowed to be set","code":"FIELD_NOT_ALLOWED"}');
+  const anonymous = await post(srv, '/update-user', { name: 'x' });
+  assert.equal(anonymous.status, 401);
+  assert.equal(anonymous.text, '{"message":"Unauthorized","code":"UNAUTHORIZED"}');
+  const { rows } = await srv.db.query('SELECT role FROM neon_auth."user" WHERE id = $1', [me.user.id]);
+  assert.equal(rows[0].role, 'user');
+});
+
+test('list-accounts: one credential account in Better Auth member order; list-sessions needs a session', async () => {
+  const r = await get(srv, '/list-accounts', { cookie: alice.cookie });
+  assert.equal(r.status, 200);
+  assert.equal(r.json.length, 1);
+  const a = r.json[0];
+  assert.deepEqual(Object.keys(a), ['accountId', 'providerId', 'userId', 'createdAt', 'updatedAt', 'id', 'scopes']);
+  assert.equal(a.providerId, 'credential');
+  assert.equal(a.accountId, alice.user.id);
+  assert.equal(a.userId, alice.user.id);
+  assert.deepEqual(a.scopes, []);
+  assert.match(a.createdAt, ISO_MS);
+  assert.equal('password' in a, false);
+  const sessions = await get(srv, '/list-sessions', { cookie: alice.cookie });
+  assert.equal(sessions.status, 200);
+  for (const s of sessions.json) assert.deepEqual(Object.keys(s), SESSION_KEYS);
+  assert.ok(sessions.json.some((s) => s.token === alice.token));
+  const none = await get(srv, '/list-sessions');
+  assert.equal(none.status, 401);
+  assert.equal(none.text, '{"message":"Unauthorized","code":"UNAUTHORIZED"}');
+});
+
+test('verify-password, revoke-session of an unknown token, update-session {}: Better Auth answers', async () => {
+  const cookie = { Cookie: `${COOKIE}=${alice.cookie}` };
+  const good = await post(srv, '/verify-password', { password: alice.password }, cookie);
+  assert.equal(good.status, 200);
+  assert.equal(good.text, '{"status":true}');
+  const bad = await post(srv, '/verify-password', { password: 'not-the-password' }, cookie);
+  assert.equal(bad.status, 400);
+  assert.equal(bad.text, '{"message":"Invalid password","code":"INVALID_PASSWORD"}');
+  const unknown = await post(srv, '/revoke-session', { token: 'doesnotexist' }, cookie);
+  assert.equal(unknown.status, 200);
+  assert.equal(unknown.text, '{"status":true}');
+  const us = await post(srv, '/update-session', {}, cookie);
+  assert.equal(us.status, 400);
+  assert.equal(us.text, '{"message":"No fields to update"}');
+});
+
+test('change-password without revokeOtherSessions: {token:null, user}, no new cookie, other sessions survive', async () => {
+  const me = await signUp(srv, { name: 'Dave' });
+  const other = await signIn(srv, me.email);
+  const newPassword = 'dave-new-password-1';
+  const r = await post(srv, '/change-password', { currentPassword: me.password, newPassword }, { Cookie: `${COOKIE}=${me.cookie}` });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(Object.keys(r.json), ['token', 'user']);
+  assert.equal(r.json.token, null);
+  assert.deepEqual(Object.keys(r.json.user), USER_KEYS);
+  assert.deepEqual(r.setCookies, []);
+  assert.equal((await get(srv, '/get-session', { cookie: other.cookie })).json?.session?.token, other.token);
+  assert.equal((await get(srv, '/get-session', { cookie: me.cookie })).json?.session?.token, me.token);
+  const wrong = await post(srv, '/change-password', { currentPassword: 'nope-nope-1', newPassword: 'whatever-123' }, { Cookie: `${COOKIE}=${me.cookie}` });
+  assert.equal(wrong.status, 400);
+  assert.equal(wrong.text, '{"message":"Invalid password","code":"INVALID_PASSWORD"}');
+  const short = await post(srv, '/change-password', { currentPassword: newPassword, newPassword: 'short' }, { Cookie: `${COOKIE}=${me.cookie}` });
+  assert.equal(short.status, 400);
+  assert.equal(short.text, '{"message":"Password too short","code":"PASSWORD_TOO_SHORT"}');
+  const old = await post(srv, '/sign-in/email', { email: me.email, password: me.password });
+  assert.equal(old.status, 401);
+  await signIn(srv, me.email, newPassword);
+});
+
+test('change-password with revokeOtherSessions: a new session cookie; every previous session is gone', async () => {
+  const me = await signUp(srv, { name: 'Erin' });
+  const other = await signIn(srv, me.email);
+  const r = await post(srv, '/change-password',
+    { currentPassword: me.password, newPassword: 'erin-new-password-1', revokeOtherSessions: true }, { Cookie: `${COOKIE}=${me.cookie}` });
+  assert.equal(r.status, 200, r.text);
+  assert.match(r.json.token, /^[A-Za-z0-9]{32}$/);
+  assert.deepEqual(r.setCookies, [expectedSessionCookie(r.json.token)]);
+  const { rows } = await srv.db.query('SELECT token FROM neon_auth.session WHERE "userId" = $1', [me.user.id]);
+  assert.deepEqual(rows.map((x) => x.token), [r.json.token], 'only the new session remains');
+  assert.equal((await get(srv, '/get-session', { cookie: other.cookie })).text, 'null');
+  assert.equal((await get(srv, '/get-session', { cookie: me.cookie })).text, 'null');
+});
+
+test('POST /revoke-all-sessions (toolkit alias) revokes the other sessions', async () => {
+  const me = await signUp(srv, { name: 'Frank' });
+  const other = await signIn(srv, me.email);
+  const r = await post(srv, '/revoke-all-sessions', {}, { Cookie: `${COOKIE}=${me.cookie}` });
+  assert.equal(r.status, 200);
+  assert.equal(r.text, '{"status":true}');
+  assert.equal((await get(srv, '/get-session', { cookie: other.cookie })).text, 'null');
+  assert.equal((await get(srv, '/get-session', { cookie: me.cookie })).json?.session?.token, me.token);
 });

@@ -57,6 +57,20 @@ TEST(OriginMatcher, MatchesWildcardSubdomainsOfTheSameSchemeOnly) {
                    });
 }
 
+TEST(OriginMatcher, LetsAWildcardStandOnlyForHostLabels) {
+  // security.md CS-04: wildcard patterns match only sub-domains of the given host. A '*' that also spans
+  // '?', '#', '@', ':' or spaces accepts strings that are not origins of any sub-domain.
+  const OriginMatcher m({"https://*.example.com"}, /*trust_localhost=*/false);
+  ExpectMatches(m, {
+                       {"https://app-1.example.com", true},
+                       {"https://evil.com?.example.com", false},
+                       {"https://evil.com#.example.com", false},
+                       {"https://evil.com .example.com", false},
+                       {"https://evil.com:443.example.com", false},
+                       {"https://user@evil.com@x.example.com", false},
+                   });
+}
+
 TEST(OriginMatcher, MatchesAWildcardPortOnlyWhereThePatternSaysSo) {
   const OriginMatcher m({"http://localhost:*"}, /*trust_localhost=*/false);
   ExpectMatches(m, {
