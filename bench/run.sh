@@ -99,6 +99,7 @@ cleanup() {
     [[ -f "$STATE/$c/pgdata/postmaster.pid" ]] && "$BIN" cluster stop "$STATE/$c" >/dev/null 2>&1 || true
   done
   if [[ "${BENCH_KEEP:-0}" != 1 ]]; then rm -rf "$STATE/pg-pgwarden" "$STATE/pg-betterauth"; fi
+  [[ -n "${RUN:-}" ]] && rm -f "$RUN/pgwarden"
   exit "$rc"
 }
 trap cleanup EXIT
@@ -108,6 +109,8 @@ trap 'exit 130' INT TERM
 STAMP="$(date -u +%Y-%m-%dT%H-%M-%SZ)"
 RUN="$STATE/run-$STAMP"
 mkdir -p "$RUN/raw" "$OUT"
+BIN_SRC="$BIN" BIN_MTIME="$(date -u -r "$BIN" +%FT%TZ)"
+cp "$BIN" "$RUN/pgwarden" && BIN="$RUN/pgwarden"  # others may rebuild build/release meanwhile
 for c in pg-pgwarden pg-betterauth; do  # leftovers of an interrupted run
   [[ -f "$STATE/$c/pgdata/postmaster.pid" ]] && "$BIN" cluster stop "$STATE/$c" >/dev/null 2>&1 || true
   rm -rf "${STATE:?}/$c"
@@ -165,8 +168,8 @@ cat >"$RUN/meta.json" <<EOF
   "pgbench": {"scale": $PGBENCH_SCALE, "mode": "$PGBENCH_MODE", "clients": $CONNECTIONS, "threads": 2},
   "scrypt_limit": {"threads": $SCRYPT_THREADS, "seconds": $SCRYPT_SECONDS},
   "loadavg_start": "$LOAD_START",
-  "pgwarden": {"pid": $PGW_PID, "port": $PGW_PORT, "postmaster_pid": $PGW_PM, "binary": "$BIN",
-    "binary_mtime": "$(date -u -r "$BIN" +%FT%TZ)", "git_rev": "$GIT_REV", "src_files_modified": $GIT_DIRTY,
+  "pgwarden": {"pid": $PGW_PID, "port": $PGW_PORT, "postmaster_pid": $PGW_PM, "binary": "$BIN_SRC",
+    "binary_mtime": "$BIN_MTIME", "git_rev": "$GIT_REV", "src_files_modified": $GIT_DIRTY,
     "threads": "${PGWARDEN_THREADS:-default (cores)}", "db_pool_per_thread": "${PGWARDEN_DB_POOL_SIZE:-default (4)}",
     "idle_rss_kb": $PGW_IDLE_KB},
   "betterauth": {"pid": $BA_PID, "port": $BA_PORT, "postmaster_pid": $BA_PM, "version": "better-auth 1.6.23 (oracle)",

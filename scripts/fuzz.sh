@@ -241,13 +241,17 @@ for t in "${SELECTED[@]}"; do
   # 1. Known crashers must stay fixed.
   regressions=()
   for f in "$ROOT/tests/fuzz/regressions/$t"-*; do [[ -f "$f" ]] && regressions+=("$f"); done
-  if [[ ${#regressions[@]} -gt 0 ]]; then
-    if ! "$bin" "${regressions[@]}" >"$OUT/logs/$t.regressions.log" 2>&1; then
-      bad=$(sed -n 's/^Running: //p' "$OUT/logs/$t.regressions.log" | tail -1)
-      RESULTS+=("$(printf '%-18s REGRESSION %s (log: build/fuzz/logs/%s.regressions.log)' "$t" "${bad#"$ROOT"/}" "$t")")
-      FAILED=1
-      continue
+  regressed=0
+  : >"$OUT/logs/$t.regressions.log"
+  for f in "${regressions[@]}"; do
+    if ! "$bin" "$f" >>"$OUT/logs/$t.regressions.log" 2>&1; then
+      RESULTS+=("$(printf '%-18s REGRESSION %s (log: build/fuzz/logs/%s.regressions.log)' "$t" "${f#"$ROOT"/}" "$t")")
+      regressed=1
     fi
+  done
+  if [[ $regressed == 1 ]]; then
+    FAILED=1
+    continue
   fi
 
   # 2. Fuzz.
