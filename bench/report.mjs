@@ -106,9 +106,9 @@ const targets = [
 const anomalies = [];
 for (const r of servers) {
   if (!r.ok) anomalies.push(`round ${r.round} ${r.scenario} ${r.target}: no result (${r.error})`);
-  else if (!r.total) anomalies.push(`round ${r.round} ${r.scenario} ${r.target}: no request completed within ${meta.duration_s} s`);
+  else if (!r.total) anomalies.push(`round ${r.round} ${r.scenario} ${r.target}: no request completed within ${meta.duration_s} s (autocannon errors ${r.errors}, of which timeouts ${r.timeouts}: autocannon gives up on a request after 10 s)`);
   else if (r.non2xx || r.errors || r.timeouts)
-    anomalies.push(`round ${r.round} ${r.scenario} ${r.target}: non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts}`);
+    anomalies.push(`round ${r.round} ${r.scenario} ${r.target}: non-2xx ${r.non2xx}, autocannon errors ${r.errors}, of which timeouts ${r.timeouts}${r.timeouts ? " (requests slower than autocannon's 10 s limit)" : ""}`);
 }
 for (const p of pgbench) if (p.exit_code !== 0 || p.failed) anomalies.push(`round ${p.round} pgbench: exit ${p.exit_code}, failed ${p.failed}`);
 for (const p of scrypt) if (p.exit_code !== 0) anomalies.push(`round ${p.round} scrypt limit: exit ${p.exit_code}`);
@@ -130,12 +130,13 @@ const fLat = (v, total) => (v == null ? "–" : v === 0 && total ? "<1" : Number
 const fCpu = (v) => (v == null ? "–" : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toFixed(3));
 const label = { pgwarden: "pgwarden", betterauth: "Better Auth" };
 const busies = phases.map((p) => p.busy_before_pct).filter((v) => v != null);
+const settles = phases.map((p) => p.settle_s).filter((v) => v != null);
 const L = [];
 L.push(`# pgwarden vs Better Auth 1.6.23 — ${meta.stamp}`, "");
 L.push(`${meta.cpus} × ${meta.cpu_model}, ${Math.round(meta.mem_total_kb / 1048576)} GiB; PostgreSQL ${meta.postgres} (two fresh clusters, same settings: ${meta.pg_settings}); node ${meta.node}; ` +
   `autocannon (oracle's bench.mjs) on the same machine, ${meta.connections} connections, ${meta.duration_s} s per scenario, ${meta.rounds} round(s), Better Auth and pgwarden alternating per scenario. ` +
   `pgwarden ${meta.pgwarden.git_rev}${meta.pgwarden.src_files_modified ? ` + ${meta.pgwarden.src_files_modified} modified src file(s)` : ""} (binary built ${meta.pgwarden.binary_mtime}), threads ${meta.pgwarden.threads}; Better Auth rate limiting off, pg pool ${meta.betterauth.pg_pool_max}.`);
-L.push("", `Load average (1/5/15 min): start ${meta.loadavg_start.split(" ").slice(0, 3).join(" ")}, end ${(end.loadavg_end || "").split(" ").slice(0, 3).join(" ")}; busy-before (1 s before each phase, all CPUs): ${busies.length ? `${Math.min(...busies)}–${Math.max(...busies)} %` : "–"}.`, "");
+L.push("", `Load average (1/5/15 min): start ${meta.loadavg_start.split(" ").slice(0, 3).join(" ")}, end ${(end.loadavg_end || "").split(" ").slice(0, 3).join(" ")}; busy-before (1 s before each phase, all CPUs): ${busies.length ? `${Math.min(...busies)}–${Math.max(...busies)} %` : "–"}${settles.length ? `; each phase started once both servers were idle (waited up to ${Math.max(...settles)} s)` : ""}.`, "");
 
 L.push("## Targets (issue 2)", "");
 L.push("| target | measured | per round | goal | met |", "| --- | --- | --- | --- | --- |");

@@ -72,6 +72,20 @@ busy_pct() {  # share of all CPUs busy during 1 s, from /proc/stat (the "busy-be
   awk -v a="$a" -v b="$b" 'BEGIN{split(a,x," ");split(b,y," ");t=y[2]-x[2];printf "%.1f", (t > 0 ? 100*(1-(y[1]-x[1])/t) : 0)}'
 }
 load1() { cut -d' ' -f1 /proc/loadavg; }
+cpu_ticks() {  # utime + stime of the given processes, in clock ticks
+  local t=0 p v
+  for p in "$@"; do v=$(sed -E 's/.*\) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}'); t=$((t + ${v:-0})); done
+  echo "$t"
+}
+settle() {  # until both servers are idle (< 50 ms CPU in 0.5 s; a server may still be working off the
+  # previous phase's backlog, e.g. Better Auth's queued scrypt hashes), at most 60 s; prints the seconds waited
+  local start=$SECONDS a b
+  while (( SECONDS - start < 60 )); do
+    a=$(cpu_ticks $PGW_PID $BA_PID); sleep 0.5; b=$(cpu_ticks $PGW_PID $BA_PID)
+    (( b - a < 5 )) && break
+  done
+  echo $((SECONDS - start))
+}
 rss_kb() { awk '/^VmRSS:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 hwm_kb() { awk '/^VmHWM:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 postmaster_pid() { head -1 "$1/pgdata/postmaster.pid"; }
@@ -183,38 +197,38 @@ PHASES="$RUN/phases.jsonl"
 TIMEFORMAT='%U %S'
 
 run_server() {  # round scenario target
-  local r="$1" s="$2" t="$3" url auth pid pm dir busy load rc=0 cpu
+  local r="$1" s="$2" t="$3" url auth pid pm dir settled busy load rc=0 cpu
   if [[ "$t" == pgwarden ]]; then url="http://127.0.0.1:$PGW_PORT" auth=/neondb/auth pid=$PGW_PID pm=$PGW_PM
   else url="http://127.0.0.1:$BA_PORT" auth=/auth pid=$BA_PID pm=$BA_PM; fi
   kill -0 "$pid" 2>/dev/null || die "$t (pid $pid) is not running any more; see $RUN/$t.log"
   dir="$RUN/raw/r$r-$s-$t"
   mkdir -p "$dir"
-  busy="$(busy_pct)" load="$(load1)"
+  settled="$(settle)" busy="$(busy_pct)" load="$(load1)"
   { time ORACLE_URL="$url" ORACLE_AUTH_PATH="$auth" ORACLE_OUT="$dir" ORACLE_BENCH_DURATION="$DURATION" \
       ORACLE_BENCH_CONNECTIONS="$CONNECTIONS" ORACLE_BENCH_ROUNDS=1 ORACLE_BENCH_ONLY="$s" ORACLE_BENCH_EMAIL="$EMAIL" \
       ORACLE_SERVER_PID="$pid" ORACLE_PG_PID="$pm" node "$ORACLE_DIR/bench.mjs" >"$dir/stdout.log" 2>"$dir/stderr.log" || rc=$?; } 2>"$dir/client-time"
   cpu="$(awk '{printf "%.2f", $1+$2}' "$dir/client-time" 2>/dev/null || echo null)"
-  printf '{"kind":"server","round":%s,"scenario":"%s","target":"%s","busy_before_pct":%s,"loadavg1_before":%s,"client_cpu_s":%s,"exit_code":%s,"dir":"%s"}\n' \
-    "$r" "$s" "$t" "$busy" "$load" "${cpu:-null}" "$rc" "$dir" >>"$PHASES"
+  printf '{"kind":"server","round":%s,"scenario":"%s","target":"%s","settle_s":%s,"busy_before_pct":%s,"loadavg1_before":%s,"client_cpu_s":%s,"exit_code":%s,"dir":"%s"}\n' \
+    "$r" "$s" "$t" "$settled" "$busy" "$load" "${cpu:-null}" "$rc" "$dir" >>"$PHASES"
   if [[ "$rc" != 0 ]]; then log "  $t $s: bench.mjs failed (exit $rc): $(tail -3 "$dir/stderr.log")"
   else log "  $t $(grep -E '^round' "$dir/stdout.log" | sed -E 's/^round [0-9]+ //') [busy-before $busy%]"; fi
 }
 
 run_pgbench() {  # round
-  local r="$1" f="$RUN/raw/r$1-pgbench.json" busy load rc=0
-  busy="$(busy_pct)" load="$(load1)"
+  local r="$1" f="$RUN/raw/r$1-pgbench.json" settled busy load rc=0
+  settled="$(settle)" busy="$(busy_pct)" load="$(load1)"
   PGHOST="$PGB_HOST" PGPORT="$PGB_PORT" PGUSER=postgres PGDATABASE=pgbench PGBENCH_CLIENTS="$CONNECTIONS" PGBENCH_THREADS=2 \
     PGBENCH_DURATION="$DURATION" PGBENCH_MODE="$PGBENCH_MODE" PG_POSTMASTER_PID="$PGW_PM" \
     node "$BENCH/pgbench.mjs" "$f" >"$RUN/raw/r$r-pgbench.log" 2>&1 || rc=$?
-  printf '{"kind":"pgbench","round":%s,"busy_before_pct":%s,"loadavg1_before":%s,"exit_code":%s,"file":"%s"}\n' "$r" "$busy" "$load" "$rc" "$f" >>"$PHASES"
+  printf '{"kind":"pgbench","round":%s,"settle_s":%s,"busy_before_pct":%s,"loadavg1_before":%s,"exit_code":%s,"file":"%s"}\n' "$r" "$settled" "$busy" "$load" "$rc" "$f" >>"$PHASES"
   log "  $(tail -1 "$RUN/raw/r$r-pgbench.log") [busy-before $busy%]"
 }
 
 run_scrypt() {  # round
-  local r="$1" f="$RUN/raw/r$1-scrypt.json" busy load rc=0
-  busy="$(busy_pct)" load="$(load1)"
+  local r="$1" f="$RUN/raw/r$1-scrypt.json" settled busy load rc=0
+  settled="$(settle)" busy="$(busy_pct)" load="$(load1)"
   UV_THREADPOOL_SIZE="$SCRYPT_THREADS" node "$BENCH/scrypt-limit.mjs" "$f" "$SCRYPT_SECONDS" >"$RUN/raw/r$r-scrypt.log" 2>&1 || rc=$?
-  printf '{"kind":"scrypt","round":%s,"busy_before_pct":%s,"loadavg1_before":%s,"exit_code":%s,"file":"%s"}\n' "$r" "$busy" "$load" "$rc" "$f" >>"$PHASES"
+  printf '{"kind":"scrypt","round":%s,"settle_s":%s,"busy_before_pct":%s,"loadavg1_before":%s,"exit_code":%s,"file":"%s"}\n' "$r" "$settled" "$busy" "$load" "$rc" "$f" >>"$PHASES"
   log "  $(tail -1 "$RUN/raw/r$r-scrypt.log") [busy-before $busy%]"
 }
 

@@ -43,6 +43,15 @@ ctest --test-dir build/release -L unit --output-on-failure -j "$JOBS" >"$LOGS/un
 read -r p f < <(ctest_counts "$LOGS/unit.log"); record unit "$p" "$f"
 [[ "$f" != 0 ]] && tail -40 "$LOGS/unit.log"
 
+# 1b. Fuzz smoke: every parser's libFuzzer target briefly, with its seed corpus and saved regressions.
+if [[ "${PGWARDEN_SKIP_FUZZ:-0}" != 1 ]]; then
+  scripts/fuzz.sh --smoke >"$LOGS/fuzz.log" 2>&1
+  p=$(grep -cE '^[a-z_]+_fuzz +ok' "$LOGS/fuzz.log"); f=$(grep -cE '^[a-z_]+_fuzz +(CRASH|REGRESSION|FAIL|BUILD)' "$LOGS/fuzz.log")
+  [[ "$p" == 0 && "$f" == 0 ]] && f=1
+  record fuzz "$p" "$f"
+  [[ "$f" != 0 ]] && tail -30 "$LOGS/fuzz.log"
+fi
+
 # 2. A private Postgres for everything below.
 STATE="$ROOT/build/test-state"
 rm -rf "$STATE"

@@ -97,11 +97,22 @@ std::optional<std::string> OriginOf(std::string_view url) {
   if (!r->has_authority() || r->encoded_host().empty()) return std::nullopt;
   if (r->has_userinfo()) return std::nullopt;
   std::string origin = scheme + "://" + AsciiLower(std::string_view(r->encoded_host()));
-  if (r->has_port()) {
-    const auto port = r->port();
-    const bool default_port = (scheme == "http" && port == "80") || (scheme == "https" && port == "443");
-    if (!default_port) origin += ":" + std::string(port);
+  if (r->has_port() && !r->port().empty()) {
+    // Browsers' serialisation: the port as a number without leading zeros, default ports dropped, and
+    // nothing but a path after it (Boost.URL 1.81 lets "host:443:x" through; boostorg/url#636).
+    const std::string_view port = r->port();
+    if (port.size() > 5) return std::nullopt;
+    unsigned value = 0;
+    for (const char c : port) {
+      if (c < '0' || c > '9') return std::nullopt;
+      value = value * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (value > 65535) return std::nullopt;
+    const bool default_port = (scheme == "http" && value == 80) || (scheme == "https" && value == 443);
+    if (!default_port) origin += ":" + std::to_string(value);
   }
+  const std::string_view path = r->encoded_path();
+  if (!path.empty() && path.front() != '/') return std::nullopt;
   return origin;
 }
 

@@ -39,8 +39,13 @@ EpochMs NowMs() {
 }
 
 std::string FormatIso8601Ms(EpochMs ms) {
-  const std::int64_t days = FloorDiv(ms, 86'400'000);
-  const std::int64_t rem = ms - days * 86'400'000;
+  // Quotient and remainder separately: days * 86'400'000 overflows near INT64_MIN (found by url_fuzz).
+  std::int64_t days = ms / 86'400'000;
+  std::int64_t rem = ms % 86'400'000;
+  if (rem < 0) {
+    rem += 86'400'000;
+    --days;
+  }
   const Civil c = CivilFromDays(days);
   if (c.y < 0 || c.y > 9999) {  // outside what 4 digits hold: rare, keep the general path
     char buf[48];
@@ -99,8 +104,13 @@ std::string FormatHttpDate(EpochMs ms) {
   static constexpr const char* kDays[] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
   static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  const std::int64_t days = FloorDiv(ms, 86'400'000);
-  const std::int64_t rem = ms - days * 86'400'000;
+  // Quotient and remainder separately: days * 86'400'000 overflows near INT64_MIN (found by url_fuzz).
+  std::int64_t days = ms / 86'400'000;
+  std::int64_t rem = ms % 86'400'000;
+  if (rem < 0) {
+    rem += 86'400'000;
+    --days;
+  }
   const Civil c = CivilFromDays(days);
   const int wd = static_cast<int>(((days % 7) + 7) % 7);
   char buf[40];

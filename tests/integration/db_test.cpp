@@ -404,5 +404,22 @@ TEST_F(PoolTest, DiscardsAConnectionReturnedInsideATransaction) {
   });
 }
 
+TEST_F(PoolTest, RefusesAcquiresAfterCloseAndDropsLateReleases) {
+  RunAsync([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    Pool pool(ex, conninfo_, /*max_size=*/2, /*acquire_timeout=*/2s);
+    auto held = co_await pool.Acquire();
+    CO_ASSERT_OK(held);
+    { auto idle = co_await pool.Acquire(); }  // one idle connection
+    pool.Close();
+    auto refused = co_await pool.Acquire();
+    CO_ASSERT_TRUE(!refused);
+    EXPECT_EQ(refused.error().code, ErrorCode::kServiceUnavailable);
+    // A lease still out at shutdown can still be used, and giving it back just closes it.
+    auto r = co_await (*held)->Query("SELECT 1");
+    EXPECT_TRUE(r);
+  });
+}
+
 }  // namespace
 }  // namespace pgwarden::db
