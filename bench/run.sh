@@ -19,7 +19,7 @@
 #
 # Knobs: BENCH_DURATION (s per scenario, 10), BENCH_CONNECTIONS (32), BENCH_ROUNDS (2),
 #   BENCH_ONLY (comma list of scenarios, all), BENCH_SCRYPT_SECONDS (5), BENCH_SCRYPT_THREADS (2),
-#   BENCH_PGBENCH_SCALE (10), BENCH_PGBENCH_MODE (simple), BENCH_PG_FSYNC (on; both clusters),
+#   BENCH_PGBENCH_SCALE (10), BENCH_PGBENCH_MODE (prepared), BENCH_PG_FSYNC (on; both clusters),
 #   BENCH_STATE_DIR (build/bench), BENCH_KEEP (0), BENCH_OUT (bench/results), PGWARDEN_BIN, and any
 #   PGWARDEN_* setting (passed through to pgwarden serve, e.g. PGWARDEN_THREADS, PGWARDEN_DB_POOL_SIZE).
 set -euo pipefail
@@ -34,7 +34,7 @@ ONLY="${BENCH_ONLY:-get-session,token,jwks,sign-in-email}"
 SCRYPT_SECONDS="${BENCH_SCRYPT_SECONDS:-5}"
 SCRYPT_THREADS="${BENCH_SCRYPT_THREADS:-2}"
 PGBENCH_SCALE="${BENCH_PGBENCH_SCALE:-10}"
-PGBENCH_MODE="${BENCH_PGBENCH_MODE:-simple}"
+PGBENCH_MODE="${BENCH_PGBENCH_MODE:-prepared}"  # the harder reference (cpp-stack.md §3b)
 PG_FSYNC="${BENCH_PG_FSYNC:-on}"
 STATE="${BENCH_STATE_DIR:-$ROOT/build/bench}"
 OUT="${BENCH_OUT:-$BENCH/results}"

@@ -2,12 +2,13 @@
 // hashing does not starve cheap requests (RF-07).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, raw, post, signUp, uniqueEmail, PASSWORD } from './harness.mjs';
+import { startServer, raw, post, signUp, uniqueEmail, PASSWORD, showServerOutputOnFailure } from './harness.mjs';
 
 let srv;
 
 before(async () => { srv = await startServer(); });
 after(async () => { await srv?.stop(); });
+showServerOutputOnFailure(() => srv);
 
 test('20 parallel sign-ups with distinct emails all succeed: exactly 20 users, 20 credential accounts, 20 sessions', async () => {
   const tag = uniqueEmail('par').split('@')[0];

@@ -7,6 +7,7 @@ import { createRemoteJWKSet, jwtVerify, decodeProtectedHeader, customFetch } fro
 import {
   startServer, raw, post, get, signUp, signIn, signCookie, cookieValue, header, uniqueEmail,
   APP_ORIGIN, COOKIE, ISO_MS, EXPIRED_COOKIES,
+  showServerOutputOnFailure,
 } from './harness.mjs';
 
 let srv;
@@ -25,6 +26,7 @@ before(async () => {
   jwks = createRemoteJWKSet(new URL(`${srv.authUrl}/jwks`), { [customFetch]: fetch });
 });
 after(async () => { await srv?.stop(); });
+showServerOutputOnFailure(() => srv);
 
 function expectedSessionCookie(token) {
   return `${COOKIE}=${signCookie(srv.secret, token)}; Max-Age=604800; Path=/; HttpOnly; Secure; SameSite=Lax`;

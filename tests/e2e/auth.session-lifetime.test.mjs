@@ -5,6 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startServer, get, signUp, signIn, signCookie, header, COOKIE, ISO_MS, EXPIRED_COOKIES, raw,
+  showServerOutputOnFailure,
 } from './harness.mjs';
 
 const DAY = 86_400_000;
@@ -16,6 +17,7 @@ before(async () => {
   user = await signUp(srv, { name: 'Lifetime' });
 });
 after(async () => { await srv?.stop(); });
+showServerOutputOnFailure(() => srv);
 
 async function setSession(token, sql) {
   const r = await srv.db.query(`UPDATE neon_auth.session SET ${sql} WHERE token = $1`, [token]);

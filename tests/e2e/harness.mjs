@@ -11,6 +11,7 @@
 //   CookieJar / jarFetch  -> a browser stand-in for the SDKs (cookies + Origin: http://localhost:3000)
 //   helpers: signCookie, cookieValue, uniqueEmail, signUp, signIn, withGlobalFetch
 import { spawn } from 'node:child_process';
+import { beforeEach, afterEach } from 'node:test';
 import { createHmac, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
@@ -99,30 +100,17 @@ function freePort() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Creates a fresh database, spawns `pgwarden serve` on it and waits until /health/live answers.
- * stop() sends SIGTERM, asserts exit code 0 within 5 s, closes `db` and drops the database.
+ * Spawns `pgwarden serve` against `databaseUrl` on a free port and waits until /health/live answers.
+ * Returns {proc, port, output(), exited (promise of {code, signal}), terminate()}; terminate() sends
+ * SIGTERM and resolves to {code, signal} or 'timeout' (then the process is killed) after 5 s.
  */
-export async function startServer({ env = {} } = {}) {
-  const ci = testConninfo();
-  const dbName = `e2e_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client(pgConfig(ci, ci.dbname || 'postgres'));
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE "${dbName}"`);
-  } finally {
-    await admin.end();
-  }
-  const secret = `e2e-${randomBytes(24).toString('hex')}`;
-  const databaseUrl = formatConninfo({ ...ci, dbname: dbName });
-
-  let child;
-  let stderr = '';
-  let port;
-  let exit = null;
-  for (let attempt = 0; attempt < 3 && !child; attempt++) {
-    port = await freePort();
-    stderr = '';
-    exit = null;
+export async function spawnServer({ databaseUrl, secret, env = {} }) {
+  let lastOutput = '';
+  let lastExit = null;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    let output = '';
+    let exit = null;
     const proc = spawn(BIN, ['serve'], {
       env: {
         PATH: process.env.PATH,
@@ -138,9 +126,8 @@ export async function startServer({ env = {} } = {}) {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const exited = new Promise((resolve) => proc.on('exit', (code, signal) => { exit = { code, signal }; resolve(exit); }));
-    proc.exited = exited;
-    proc.stdout.on('data', (d) => { stderr += d; });
-    proc.stderr.on('data', (d) => { stderr += d; });
+    proc.stdout.on('data', (d) => { output += d; });
+    proc.stderr.on('data', (d) => { output += d; });
     const deadline = Date.now() + 20_000;
     let up = false;
     while (Date.now() < deadline && !exit) {
@@ -148,42 +135,95 @@ export async function startServer({ env = {} } = {}) {
         const r = await fetch(`http://127.0.0.1:${port}/health/live`);
         if (r.status === 200) { up = true; break; }
       } catch { /* not listening yet */ }
-      await sleep(50);
+      await sleep(25);
     }
-    if (up) { child = proc; break; }
+    if (up) {
+      return {
+        proc,
+        port,
+        exited,
+        output: () => output,
+        async terminate() {
+          if (!exit) proc.kill('SIGTERM');
+          let timer;
+          const res = await Promise.race([exited, new Promise((r) => { timer = setTimeout(() => r('timeout'), 5000); })]);
+          clearTimeout(timer);
+          if (res === 'timeout') { proc.kill('SIGKILL'); await exited; }
+          return res;
+        },
+      };
+    }
     if (!exit) { proc.kill('SIGKILL'); await exited; }
-    if (!/listen_failed/.test(stderr)) break;  // only a port race is worth a retry
+    lastOutput = output;
+    lastExit = exit;
+    if (!/listen_failed/.test(output)) break;  // only a port race is worth a retry
   }
-  if (!child) {
-    await dropDatabase(ci, dbName);
-    throw new Error(`pgwarden did not start (exit ${JSON.stringify(exit)}):\n${stderr}`);
-  }
+  throw new Error(`pgwarden did not start (exit ${JSON.stringify(lastExit)}):\n${lastOutput}`);
+}
 
-  const baseUrl = `http://localhost:${port}`;
-  const db = new pg.Pool({ ...pgConfig(ci, dbName), max: 3 });
+/** Creates a fresh database in the test cluster; returns {dbName, databaseUrl, pgConfig, drop()}. */
+export async function createDatabase() {
+  const ci = testConninfo();
+  const dbName = `e2e_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client(pgConfig(ci, ci.dbname || 'postgres'));
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE "${dbName}"`);
+  } finally {
+    await admin.end();
+  }
+  return {
+    dbName,
+    databaseUrl: formatConninfo({ ...ci, dbname: dbName }),
+    pgConfig: pgConfig(ci, dbName),
+    drop: () => dropDatabase(ci, dbName),
+  };
+}
+
+export function newSecret() {
+  return `e2e-${randomBytes(24).toString('hex')}`;
+}
+
+/** Asserts what a SIGTERM'd pgwarden must do: exit 0 within 5 s. */
+export function assertCleanExit(res, output) {
+  assert.notEqual(res, 'timeout', `pgwarden did not exit within 5 s of SIGTERM\n${output.slice(-4000)}`);
+  assert.deepEqual(res, { code: 0, signal: null }, `pgwarden exit after SIGTERM\n${output.slice(-4000)}`);
+}
+
+/**
+ * Creates a fresh database, spawns `pgwarden serve` on it and waits until /health/live answers.
+ * stop() sends SIGTERM, asserts exit code 0 within 5 s, closes `db` and drops the database.
+ */
+export async function startServer({ env = {} } = {}) {
+  const database = await createDatabase();
+  const secret = newSecret();
+  let server;
+  try {
+    server = await spawnServer({ databaseUrl: database.databaseUrl, secret, env });
+  } catch (e) {
+    await database.drop();
+    throw e;
+  }
+  const baseUrl = `http://localhost:${server.port}`;
+  const db = new pg.Pool({ ...database.pgConfig, max: 3 });
   let stopped = false;
   return {
-    port,
+    port: server.port,
     baseUrl,
     authUrl: `${baseUrl}/neondb/auth`,
     secret,
     db,
-    dbName,
-    stderr: () => stderr,
+    dbName: database.dbName,
+    proc: server.proc,
+    stderr: server.output,
     async stop() {
       if (stopped) return;
       stopped = true;
       try {
-        if (!exit) child.kill('SIGTERM');
-        let timer;
-        const res = await Promise.race([child.exited, new Promise((r) => { timer = setTimeout(() => r('timeout'), 5000); })]);
-        clearTimeout(timer);
-        if (res === 'timeout') child.kill('SIGKILL');
-        assert.notEqual(res, 'timeout', `pgwarden did not exit within 5 s of SIGTERM\n${stderr.slice(-4000)}`);
-        assert.deepEqual(res, { code: 0, signal: null }, `pgwarden exit after SIGTERM\n${stderr.slice(-4000)}`);
+        assertCleanExit(await server.terminate(), server.output());
       } finally {
         await db.end().catch(() => {});
-        await dropDatabase(ci, dbName);
+        await database.drop();
       }
     },
   };
@@ -379,3 +419,21 @@ export const EXPIRED_COOKIES = [
   '__Secure-neon-auth.session_data=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Lax',
   '__Secure-neon-auth.dont_remember=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Lax',
 ];
+
+/**
+ * Registers hooks that print what the server logged during a test when that test fails.
+ * `getServers` returns the servers of the file (or a single one); call at module level.
+ */
+export function showServerOutputOnFailure(getServers) {
+  const marks = new Map();
+  const list = () => [getServers()].flat().filter(Boolean);
+  beforeEach(() => { for (const s of list()) marks.set(s, s.stderr().length); });
+  afterEach((t) => {
+    if (t.passed !== false) return;
+    for (const s of list()) {
+      const out = s.stderr().slice(marks.get(s) ?? 0).trimEnd();
+      const lines = out ? out.split('\n').slice(-40) : ['(nothing)'];
+      console.log(`pgwarden output during "${t.name}" (${s.baseUrl}):\n${lines.map((l) => `  | ${l}`).join('\n')}`);
+    }
+  });
+}

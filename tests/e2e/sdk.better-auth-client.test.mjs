@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createAuthClient } from 'better-auth/client';
 import { jwtClient } from 'better-auth/client/plugins';
 import { createRemoteJWKSet, jwtVerify, customFetch } from 'jose';
-import { startServer, CookieJar, jarFetch, signCookie, uniqueEmail, COOKIE, PASSWORD } from './harness.mjs';
+import { startServer, CookieJar, jarFetch, signCookie, uniqueEmail, COOKIE, PASSWORD, showServerOutputOnFailure } from './harness.mjs';
 
 let srv;
 let jwks;
@@ -16,6 +16,7 @@ before(async () => {
   jwks = createRemoteJWKSet(new URL(`${srv.authUrl}/jwks`), { [customFetch]: fetch });
 });
 after(async () => { await srv?.stop(); });
+showServerOutputOnFailure(() => srv);
 
 /** A browser: a Better Auth client with its own cookie jar. */
 function browser() {

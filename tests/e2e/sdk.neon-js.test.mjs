@@ -8,6 +8,7 @@ import { createClient } from '@neondatabase/neon-js';
 import { createRemoteJWKSet, jwtVerify, decodeProtectedHeader, customFetch } from 'jose';
 import {
   startServer, CookieJar, jarFetch, installGlobalFetch, signCookie, uniqueEmail, COOKIE, PASSWORD,
+  showServerOutputOnFailure,
 } from './harness.mjs';
 
 let srv;
@@ -48,6 +49,7 @@ after(async () => {
   restoreFetch?.();
   await srv?.stop();
 });
+showServerOutputOnFailure(() => srv);
 
 function requests(path) {
   return browser.log.filter((e) => e.path === `/neondb/auth${path}`);
