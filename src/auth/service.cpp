@@ -175,6 +175,14 @@ Result<json::object> AuthService::ParseBody(const Request& req, BodyShape shape,
   if (ct.empty() && body.empty()) return BodyShapeError(shape, "undefined");
   if (ct == "application/json") {
     if (Trim(body).empty()) return BodyShapeError(shape, "undefined");
+    // Duplicate member names and NUL characters are refused before the DOM parse (which would silently keep
+    // one duplicate, and whose NULs Postgres would truncate): IV-02.
+    const JsonCheck strict = CheckJsonStrict(body, 32);
+    if (strict.result == JsonStrictness::kDuplicateKey)
+      return MakeError(ErrorCode::kValidationError, "[body] Duplicate member name: " + JsonString(strict.key));
+    if (strict.result == JsonStrictness::kNulCharacter)
+      return MakeError(ErrorCode::kValidationError, "[body] Invalid input: strings must not contain NUL characters");
+    if (strict.result != JsonStrictness::kOk) return MakeError(ErrorCode::kBadRequest);
     boost::system::error_code ec;
     json::parse_options opts;
     opts.max_depth = 32;
@@ -187,8 +195,12 @@ Result<json::object> AuthService::ParseBody(const Request& req, BodyShape shape,
     const auto pairs = http::ParseForm(body);
     if (!pairs) return MakeError(ErrorCode::kBadRequest, "Invalid form body");
     json::object obj;
-    for (const auto& [k, v] : *pairs)
-      if (!obj.contains(k)) obj[k] = v;
+    for (const auto& [k, v] : *pairs) {
+      if (k.find('\0') != std::string::npos || v.find('\0') != std::string::npos)
+        return MakeError(ErrorCode::kValidationError, "[body] Invalid input: strings must not contain NUL characters");
+      if (obj.contains(k)) return MakeError(ErrorCode::kValidationError, "[body] Duplicate member name: " + JsonString(k));
+      obj[k] = v;
+    }
     return obj;
   }
   const std::string shown = ct.empty() ? std::string("undefined") : std::string(ct);

@@ -24,4 +24,13 @@ Member GetBool(const json::object& obj, std::string_view key, bool& out);
 
 std::string Serialize(const json::value& v);
 
+//! Strictness that Boost.JSON's DOM parser does not give: duplicate member names (it silently keeps one)
+//! and NUL characters in strings (Postgres text cannot hold them). One SAX pass, no allocation per value.
+enum class JsonStrictness { kOk, kMalformed, kDuplicateKey, kNulCharacter, kTooDeep };
+struct JsonCheck {
+  JsonStrictness result = JsonStrictness::kOk;
+  std::string key;  //!< the duplicated key, for kDuplicateKey
+};
+JsonCheck CheckJsonStrict(std::string_view text, std::size_t max_depth = 32);
+
 }  // namespace pgwarden

@@ -11,6 +11,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <array>
 #include <chrono>
 
 #include "core/log.hpp"
@@ -44,6 +45,24 @@ asio::awaitable<void> Watchdog(std::shared_ptr<ConnState> st) {
   }
 }
 
+// Writes an error answer, then closes gracefully: stop sending, read and discard what the client is still
+// uploading (bounded), then close. Closing with unread data would make the kernel reset the connection and
+// the client could lose the answer (RFC 9112 §9.6).
+asio::awaitable<void> CloseAfterError(ConnState& st, bhttp::response<bhttp::string_body>& res) {
+  auto [wec, n] = co_await bhttp::async_write(st.socket, res, kNoThrow);
+  (void)n;
+  if (wec) co_return;
+  beast::error_code ec;
+  st.socket.shutdown(tcp::socket::shutdown_send, ec);
+  std::array<char, 16 * 1024> sink;
+  std::size_t drained = 0;
+  while (drained < (64u << 20)) {  // at most 64 MiB or the watchdog deadline, whichever comes first
+    auto [rec, got] = co_await st.socket.async_read_some(asio::buffer(sink), kNoThrow);
+    if (rec) break;
+    drained += got;
+  }
+}
+
 Response PlainError(unsigned version, bhttp::status status, std::string_view message) {
   Response res{status, version};
   res.set(bhttp::field::content_type, "application/json");
@@ -68,7 +87,6 @@ Server::Server(ServerOptions options) : options_(std::move(options)) {
 }
 
 Server::~Server() {
-  if (stopper_.joinable()) stopper_.join();
   for (auto& w : workers_)
     if (w->thread.joinable()) w->thread.join();
 }
@@ -126,6 +144,50 @@ asio::awaitable<void> Server::Session(std::shared_ptr<const Shared> shared, tcp_
     parser.header_limit(static_cast<std::uint32_t>(opts.max_header_bytes));
     parser.body_limit(opts.max_body_bytes);
     st->deadline = Clock::now() + std::chrono::seconds(opts.idle_timeout_s);
+    // Header pre-scan on the raw bytes: obs-fold (a header line continued with SP/HTAB) is refused, since
+    // Beast would silently unfold it and proxies may disagree on the result (IV-01, smuggling).
+    const std::size_t header_budget = opts.max_header_bytes;
+    const std::size_t line_budget = opts.max_header_bytes / 2;  // request line (the URL): 414 beyond it
+    bool folded = false, too_big = false, too_long = false, closed = false;
+    for (;;) {
+      const auto bytes = buffer.cdata();
+      const std::string_view raw(static_cast<const char*>(bytes.data()), bytes.size());
+      const auto line_end = raw.find("\r\n");
+      if ((line_end == std::string_view::npos ? raw.size() : line_end) > line_budget) {
+        too_long = true;
+        break;
+      }
+      const auto end = raw.find("\r\n\r\n");
+      if (end != std::string_view::npos) {
+        const auto head = raw.substr(0, end + 2);
+        folded = head.find("\r\n ") != std::string_view::npos || head.find("\r\n\t") != std::string_view::npos;
+        break;
+      }
+      if (raw.size() > header_budget) {
+        too_big = true;
+        break;
+      }
+      auto [rec0, got] = co_await st->socket.async_read_some(buffer.prepare(4096), kNoThrow);
+      if (rec0) {
+        closed = true;
+        break;
+      }
+      buffer.commit(got);
+    }
+    if (closed) break;
+    if (too_long) {
+      auto res = PlainError(11, bhttp::status::uri_too_long, "Request URI is too long");
+      st->deadline = Clock::now() + std::chrono::seconds(5);
+      co_await CloseAfterError(*st, res);
+      break;
+    }
+    if (folded || too_big) {
+      auto res = PlainError(11, too_big ? bhttp::status::request_header_fields_too_large : bhttp::status::bad_request,
+                            too_big ? "Request headers are too large" : "Malformed HTTP request: obsolete line folding");
+      st->deadline = Clock::now() + std::chrono::seconds(5);
+      co_await CloseAfterError(*st, res);
+      break;
+    }
     auto [rec, nread] = co_await bhttp::async_read(st->socket, buffer, parser, kNoThrow);
     (void)nread;
     if (rec) {
@@ -144,11 +206,10 @@ asio::awaitable<void> Server::Session(std::shared_ptr<const Shared> shared, tcp_
       }
       auto res = PlainError(11, status, message);
       st->deadline = Clock::now() + std::chrono::seconds(5);
-      auto [wec0, n0] = co_await bhttp::async_write(st->socket, res, kNoThrow);
-      (void)wec0;
-      (void)n0;
+      co_await CloseAfterError(*st, res);
       break;
     }
+
     st->deadline = Clock::now() + std::chrono::seconds(opts.request_timeout_s);
     Request req;
     req.raw = parser.release();
@@ -208,6 +269,7 @@ void Server::Run(Handler handler) {
   workers_[0]->ctx->run();
   for (size_t i = 1; i < workers_.size(); ++i)
     if (workers_[i]->thread.joinable()) workers_[i]->thread.join();
+  if (stopping_.load()) stop_done_.wait(false);
 }
 
 void Server::Stop(std::chrono::milliseconds grace) {
@@ -218,12 +280,14 @@ void Server::Stop(std::chrono::milliseconds grace) {
       a->close(ec);
     });
   }
-  // In-flight requests finish (their responses say Connection: close); then the loops stop.
-  stopper_ = std::thread([this, grace] {
-    const auto until = Clock::now() + grace;
-    while (in_flight_.load() > 0 && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    for (auto& c : contexts_) c->stop();
-  });
+  // In-flight requests finish (their responses say Connection: close); then the loops stop. This runs on the
+  // caller's thread (the signal thread), and Run() does not return before it is done, so ~Server can never
+  // race it.
+  const auto until = Clock::now() + grace;
+  while (in_flight_.load() > 0 && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (auto& c : contexts_) c->stop();
+  stop_done_.store(true);
+  stop_done_.notify_all();
 }
 
 }  // namespace pgwarden::http

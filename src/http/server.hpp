@@ -38,7 +38,8 @@ class Server {
   std::uint16_t Listen();
   //! Runs until Stop(); `handler` serves every request.
   void Run(Handler handler);
-  //! Stops accepting, lets in-flight requests finish up to `grace`, then stops the threads.
+  //! Stops accepting, lets in-flight requests finish up to `grace`, then stops the threads. Blocks; call it
+  //! from a thread that is not an io thread (the signal thread).
   void Stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
 
  private:
@@ -52,7 +53,7 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<bool> stopping_{false};
   std::atomic<int> in_flight_{0};
-  std::thread stopper_;
+  std::atomic<bool> stop_done_{false};
 };
 
 }  // namespace pgwarden::http

@@ -5,11 +5,15 @@
 //   PGWARDEN_TEST_PG  libpq key=value conninfo of a superuser connection to a throwaway cluster
 //
 // Exports:
-//   startServer({env})   -> {baseUrl, authUrl, secret, port, db, stderr(), stop()}
-//   raw(url, opts)        -> exact HTTP exchange via node:http (headers in wire order, no implicit
+//   startServer({env})    -> {baseUrl, authUrl, secret, port, db (pg.Pool), stderr(), stop()}; stop() asserts
+//                            exit 0 within 5 s of SIGTERM and drops the database
+//   createDatabase(), spawnServer({databaseUrl, secret, env}), assertCleanExit(): the pieces of startServer
+//   showServerOutputOnFailure(() => srv): prints the server log of a failing test
+//   raw(url, opts)         -> exact HTTP exchange via node:http (headers in wire order, no implicit
 //                            Sec-Fetch-* / Origin headers as Node's fetch adds)
-//   CookieJar / jarFetch  -> a browser stand-in for the SDKs (cookies + Origin: http://localhost:3000)
-//   helpers: signCookie, cookieValue, uniqueEmail, signUp, signIn, withGlobalFetch
+//   CookieJar / jarFetch   -> a browser stand-in for the SDKs (cookies + Origin: http://localhost:3000)
+//   installGlobalFetch / withGlobalFetch: swap globalThis.fetch (the Neon SDK calls it at request time)
+//   helpers: post, get, signUp, signIn, signCookie, cookieValue, header, uniqueEmail
 import { spawn } from 'node:child_process';
 import { beforeEach, afterEach } from 'node:test';
 import { createHmac, randomBytes } from 'node:crypto';

@@ -302,6 +302,25 @@ TEST(OriginOf, ReducesUrlsToLowerCaseOriginsWithoutDefaultPorts) {
   }
 }
 
+TEST(OriginOf, SerialisesPortsAsBrowsersDo) {
+  struct Case {
+    std::string_view url;
+    std::optional<std::string> origin;
+  };
+  for (const auto& c : {
+           Case{"https://example.com:/x", "https://example.com"},          // empty port = default
+           Case{"https://example.com:0443/x", "https://example.com"},      // leading zeros dropped
+           Case{"http://example.com:08080", "http://example.com:8080"},
+           Case{"https://example.com:65535", "https://example.com:65535"},
+           Case{"https://example.com:65536", std::nullopt},
+           Case{"https://example.com:443:x", std::nullopt},
+           Case{"https://example.com:12ab", std::nullopt},
+       }) {
+    SCOPED_TRACE(c.url);
+    EXPECT_EQ(OriginOf(c.url), c.origin);
+  }
+}
+
 TEST(OriginOf, RejectsUserinfoNonHttpSchemesAndRelativeUrls) {
   for (std::string_view url : {
            "https://user@example.com",

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -69,6 +70,17 @@ TEST(Iso8601, RoundTripsEveryMillisecondPatternAcrossTheCalendar) {
 TEST(Iso8601, RoundTripsTheCurrentTime) {
   const EpochMs now = NowMs();
   EXPECT_EQ(ParseIso8601(FormatIso8601Ms(now)), std::optional<EpochMs>(now));
+}
+
+TEST(FormatIso8601Ms, FormatsTheExtremesWithoutOverflow) {
+  // Whatever the text, it must not overflow (UBSan) or crash on the ends of the range.
+  for (const EpochMs ms : {std::numeric_limits<EpochMs>::min(), std::numeric_limits<EpochMs>::max()}) {
+    SCOPED_TRACE(ms);
+    EXPECT_FALSE(FormatIso8601Ms(ms).empty());
+    EXPECT_FALSE(FormatHttpDate(ms).empty());
+  }
+  // Years beyond four digits are still written out in full.
+  EXPECT_EQ(FormatIso8601Ms(253'402'300'800'000), "10000-01-01T00:00:00.000Z");
 }
 
 TEST(ParseIso8601, AcceptsOptionalOrLongerFractions) {
