@@ -20,14 +20,23 @@ Result<std::shared_ptr<const KeyRing>> KeyRing::LoadOrCreate(db::Connection& con
     const auto pair = crypto::GenerateEd25519();
     const std::string sealed = JsonString(crypto::SealToHex(secret, crypto::Ed25519PrivateJwk(pair)));
     const std::string now = FormatIso8601Ms(NowMs());
-    // Concurrent first starts: the advisory lock makes only one of them create the key.
+    // Concurrent first starts: the lock is taken in its own statement, so the NOT EXISTS check below runs on a
+    // snapshot taken after the previous holder committed its key (one key for every instance).
+    if (auto r = conn.ScriptBlocking("BEGIN"); !r) return r.error();
+    auto locked = conn.QueryBlocking("SELECT pg_advisory_xact_lock(7243020)");
+    if (!locked) {
+      conn.ScriptBlocking("ROLLBACK");
+      return locked.error();
+    }
     auto ins = conn.QueryBlocking(
-        "WITH lock AS (SELECT pg_advisory_xact_lock(7243020)) "
         "INSERT INTO neon_auth.jwks (\"publicKey\", \"privateKey\", \"createdAt\") "
-        "SELECT $1, $2, $3::timestamptz FROM lock "
-        "WHERE NOT EXISTS (SELECT 1 FROM neon_auth.jwks WHERE \"expiresAt\" IS NULL)",
+        "SELECT $1, $2, $3::timestamptz WHERE NOT EXISTS (SELECT 1 FROM neon_auth.jwks)",
         {crypto::Ed25519PublicJwk(pair), sealed, now});
-    if (!ins) return ins.error();
+    if (!ins) {
+      conn.ScriptBlocking("ROLLBACK");
+      return ins.error();
+    }
+    if (auto r = conn.ScriptBlocking("COMMIT"); !r) return r.error();
     log::Info("auth.jwks_created");
     rows = conn.QueryBlocking(kSelect);
     if (!rows) return rows.error();

@@ -218,7 +218,8 @@ Result<void> AuthService::CheckOrigin(const Request& req, bool login) const {
   std::string origin(Trim(req.Header(field::origin)));
   if (origin.empty()) {
     const auto referer = Trim(req.Header(field::referer));
-    if (!referer.empty()) origin = config::OriginOf(referer).value_or(std::string(referer));
+    // An unparseable Referer is never trusted (it cannot match any origin, wildcard or not).
+    if (!referer.empty()) origin = config::OriginOf(referer).value_or(std::string("invalid:"));
   }
   const bool has_cookie = !req.Header(field::cookie).empty();
   if (has_cookie) {

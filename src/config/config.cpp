@@ -1,6 +1,7 @@
 #include "config/config.hpp"
 
 #include <boost/url/parse.hpp>
+#include <libpq-fe.h>
 #include <toml++/toml.h>
 
 #include <charconv>
@@ -90,7 +91,7 @@ bool IsValidOriginPattern(std::string_view p) {
 }  // namespace
 
 std::optional<std::string> OriginOf(std::string_view url) {
-  auto r = boost::urls::parse_absolute_uri(url);
+  auto r = boost::urls::parse_uri(url);  // absolute, fragment allowed (it is not part of the origin)
   if (!r) return std::nullopt;
   const std::string scheme = AsciiLower(r->scheme());
   if (scheme != "http" && scheme != "https") return std::nullopt;
@@ -117,17 +118,17 @@ std::optional<std::string> OriginOf(std::string_view url) {
 }
 
 std::string DatabaseNameOf(std::string_view conninfo) {
-  if (StartsWith(conninfo, "postgres://") || StartsWith(conninfo, "postgresql://")) {
-    auto r = boost::urls::parse_uri(conninfo);
-    if (!r) return {};
-    std::string path = r->path();
-    if (!path.empty() && path[0] == '/') path.erase(0, 1);
-    return path;
+  // libpq's own parser: URIs and key=value strings with spaces and quotes alike.
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(std::string(conninfo).c_str(), &err);
+  if (err) PQfreemem(err);
+  if (!opts) return {};
+  std::string name;
+  for (PQconninfoOption* o = opts; o->keyword; ++o) {
+    if (std::string_view(o->keyword) == "dbname" && o->val) name = o->val;
   }
-  for (const auto part : Split(conninfo, ' ')) {
-    if (StartsWith(part, "dbname=")) return std::string(part.substr(7));
-  }
-  return {};
+  PQconninfoFree(opts);
+  return name;
 }
 
 LoadResult Load(const std::map<std::string, std::string>& env, bool require_database) {

@@ -92,6 +92,12 @@ class Connection {
 
   //! False after a connection-level failure; the pool then discards it.
   bool Healthy() const { return healthy_ && PQstatus(conn_) == CONNECTION_OK; }
+  //! Reads anything the server sent while the connection was idle (e.g. the FATAL of a terminated backend)
+  //! so that a dead idle connection is noticed before it is handed out. Non-blocking, one recv().
+  bool CheckAlive() {
+    if (healthy_ && PQconsumeInput(conn_) == 0) healthy_ = false;
+    return Healthy();
+  }
   bool InTransaction() const { return PQtransactionStatus(conn_) != PQTRANS_IDLE; }
 
  private:

@@ -17,6 +17,7 @@ Pool::Pool(asio::any_io_executor ex, std::string conninfo, int max_size, std::ch
 void Pool::Close() {
   closed_ = true;
   idle_.clear();
+  for (auto& w : waiters_) w->timer.cancel();
   waiters_.clear();
 }
 
@@ -25,7 +26,7 @@ asio::awaitable<Result<Lease>> Pool::Acquire() {
   while (!idle_.empty()) {
     auto conn = std::move(idle_.back());
     idle_.pop_back();
-    if (conn->Healthy()) co_return Lease(this, std::move(conn));
+    if (conn->CheckAlive()) co_return Lease(this, std::move(conn));
     --total_;
   }
   bool may_connect = total_ < max_size_;

@@ -5,25 +5,20 @@
 namespace pgwarden::http {
 namespace {
 
+// '*' stands for one or more host characters ([A-Za-z0-9.-]): a wildcard can only widen the host name (or a
+// port), never swallow '?', '#', '@', ':' or '/' that would let another host through (CS-04).
+bool IsHostChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+}
+
 bool Glob(std::string_view pattern, std::string_view text) {
-  // Iterative '*' matching; '*' never crosses '/'.
-  size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
-  while (t < text.size()) {
-    if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      mark = t;
-    } else if (p < pattern.size() && pattern[p] == text[t]) {
-      ++p;
-      ++t;
-    } else if (star != std::string_view::npos && text[mark] != '/') {
-      p = star + 1;
-      t = ++mark;
-    } else {
-      return false;
-    }
+  if (pattern.empty()) return text.empty();
+  if (pattern.front() == '*') {
+    for (size_t n = 1; n <= text.size() && IsHostChar(text[n - 1]); ++n)
+      if (Glob(pattern.substr(1), text.substr(n))) return true;
+    return false;
   }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
+  return !text.empty() && pattern.front() == text.front() && Glob(pattern.substr(1), text.substr(1));
 }
 
 bool IsLocalhost(std::string_view origin) {

@@ -368,7 +368,10 @@ TEST(DatabaseNameOf, ReadsTheDatabaseFromKeyValueStrings) {
            Case{"host=/tmp port=5432 dbname=appdb user=postgres", "appdb"},
            Case{"dbname=first", "first"},
            Case{"host=localhost user=postgres", ""},
-           Case{"host=localhost mydbname=wrong dbname=right", "right"},
+           // A value that merely contains "dbname=" is not the dbname keyword.
+           Case{"host=localhost application_name='dbname=wrong' dbname=right", "right"},
+           // libpq refuses unknown keywords, so such a string names no database.
+           Case{"host=localhost mydbname=wrong dbname=right", ""},
            // libpq's grammar: spaces around '=' and single-quoted values.
            Case{"host=localhost dbname = spaced", "spaced"},
            Case{"host=localhost dbname='quoted'", "quoted"},
