@@ -63,8 +63,8 @@ declare -A LIBS=(
   [cookie_fuzz]="-lcrypto"
   [jwt_fuzz]="-lcrypto -lsodium"
   [json_body_fuzz]=""
-  [url_fuzz]="-ltomlplusplus"
-  [http_request_fuzz]="-lcrypto -ltomlplusplus"
+  [url_fuzz]="-ltomlplusplus -lpq"
+  [http_request_fuzz]="-lcrypto -ltomlplusplus -lpq"
 )
 # libFuzzer options per target (max_len lets inputs reach the limits under test: 16 KiB of headers, 8 KiB
 # JWS segments).
@@ -80,7 +80,7 @@ declare -A RUN_OPTS=(
 # (boostorg/url#665, fixed in 1.82) on "scheme:" followed by a non-path character, where the release library just
 # returns an error ("leftover"). With the assertion on, every URL-taking target would stop at that one input.
 declare -A UNIT_FLAGS=(
-  [src/config/config.cpp]="$(pkg-config --cflags tomlplusplus 2>/dev/null || echo '-DTOML_HEADER_ONLY=0 -DTOML_SHARED_LIB=1')"
+  [src/config/config.cpp]="$(pkg-config --cflags tomlplusplus 2>/dev/null || echo '-DTOML_HEADER_ONLY=0 -DTOML_SHARED_LIB=1') -I$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)"
   [gen/boost_url.cpp]="-DNDEBUG"
 )
 

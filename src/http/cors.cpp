@@ -1,5 +1,7 @@
 #include "http/cors.hpp"
 
+#include <vector>
+
 #include "core/text.hpp"
 
 namespace pgwarden::http {
@@ -12,13 +14,20 @@ bool IsHostChar(char c) {
 }
 
 bool Glob(std::string_view pattern, std::string_view text) {
-  if (pattern.empty()) return text.empty();
-  if (pattern.front() == '*') {
-    for (size_t n = 1; n <= text.size() && IsHostChar(text[n - 1]); ++n)
-      if (Glob(pattern.substr(1), text.substr(n))) return true;
-    return false;
+  // Dynamic programming over suffixes, O(|pattern| * |text|): no backtracking blow-up for any pattern.
+  std::vector<char> row(text.size() + 1, 0), next(text.size() + 1, 0);
+  row[text.size()] = 1;  // the empty pattern suffix matches the empty text suffix
+  for (size_t i = pattern.size(); i-- > 0;) {
+    for (size_t j = text.size() + 1; j-- > 0;) {
+      if (pattern[i] == '*') {
+        next[j] = j < text.size() && IsHostChar(text[j]) && (row[j + 1] || next[j + 1]);
+      } else {
+        next[j] = j < text.size() && pattern[i] == text[j] && row[j + 1];
+      }
+    }
+    row.swap(next);
   }
-  return !text.empty() && pattern.front() == text.front() && Glob(pattern.substr(1), text.substr(1));
+  return row[0] != 0;
 }
 
 bool IsLocalhost(std::string_view origin) {

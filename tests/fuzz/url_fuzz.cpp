@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <cctype>
 #include <regex>
 #include <string>
 
@@ -34,7 +35,9 @@ bool RefGlob(std::string_view p, std::string_view t) {
     next.assign(t.size() + 1, 0);
     for (std::size_t j = t.size() + 1; j-- > 0;) {
       if (p[i] == '*') {
-        next[j] = row[j] || (j < t.size() && t[j] != '/' && next[j + 1]);
+        // one or more host characters [A-Za-z0-9.-]
+        const bool host = j < t.size() && (std::isalnum(static_cast<unsigned char>(t[j])) || t[j] == '-' || t[j] == '.');
+        next[j] = host && (row[j + 1] || next[j + 1]);
       } else {
         next[j] = j < t.size() && p[i] == t[j] && row[j + 1];
       }
