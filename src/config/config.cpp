@@ -108,7 +108,7 @@ std::optional<std::string> OriginOf(std::string_view url) {
       if (c < '0' || c > '9') return std::nullopt;
       value = value * 10 + static_cast<unsigned>(c - '0');
     }
-    if (value > 65535) return std::nullopt;
+    if (value == 0 || value > 65535) return std::nullopt;  // port 0 is no origin a browser sends
     const bool default_port = (scheme == "http" && value == 80) || (scheme == "https" && value == 443);
     if (!default_port) origin += ":" + std::to_string(value);
   }

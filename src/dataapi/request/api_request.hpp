@@ -202,7 +202,7 @@ enum class PreferTx { kCommit, kRollback };
 //! RFC 7240 preferences as PostgREST reads them: all Prefer headers, split on ',', each value trimmed; for
 //! each kind the first recognised value wins.
 struct Preferences {
-  std::optional<PreferReturn> return_;
+  std::optional<PreferReturn> returning;
   std::optional<PreferCount> count;
   std::optional<PreferResolution> resolution;
   std::optional<PreferMissing> missing;
