@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "auth/service.hpp"
+#include "dataapi/service.hpp"
 #include "core/log.hpp"
 #include "crypto/encoding.hpp"
 #include "crypto/random.hpp"
@@ -87,6 +88,7 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
   SignalWaiter signals;
 
   std::shared_ptr<const auth::KeyRing> keys;
+  std::shared_ptr<const dataapi::SchemaCache> schema;
   {
     auto conn = db::Connection::ConnectBlocking(cfg.db.url);
     if (!conn) {
@@ -104,6 +106,14 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
       return 1;
     }
     keys = *ring;
+    if (cfg.data_api.enabled) {
+      auto snapshot = dataapi::SchemaCache::Load(**conn, cfg.data_api.schemas);
+      if (!snapshot) {
+        log::Error("dataapi.schema_failed", {{"error", snapshot.error().message}});
+        return 1;
+      }
+      schema = *snapshot;
+    }
   }
 
   http::ServerOptions opts;
@@ -126,6 +136,22 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
   for (auto& p : pools) health_pools.push_back(p.get());
 
   auth::AuthService auth_service(cfg.auth, keys, std::move(pools));
+
+  std::unique_ptr<dataapi::DataApiService> data_api;
+  if (schema) {
+    dataapi::DataApiConfig dcfg;
+    dcfg.schemas = cfg.data_api.schemas;
+    dcfg.anon_role = cfg.data_api.anon_role.empty() ? "anonymous" : cfg.data_api.anon_role;
+    dcfg.allow_anonymous = !cfg.data_api.anon_role.empty();
+    dcfg.max_rows = cfg.data_api.max_rows;
+    if (!cfg.data_api.jwt_secret.empty()) dcfg.hs256_secret = cfg.data_api.jwt_secret;
+    if (!cfg.data_api.jwt_aud.empty()) dcfg.audience = cfg.data_api.jwt_aud;
+    std::vector<std::unique_ptr<db::Pool>> dpools;
+    for (int i = 0; i < server.Workers(); ++i)
+      dpools.push_back(std::make_unique<db::Pool>(server.Executor(i), cfg.db.url, cfg.data_api.pool_per_thread));
+    data_api = std::make_unique<dataapi::DataApiService>(
+        dcfg, [keys](std::string_view token) { return keys->Verify(token); }, schema, std::move(dpools));
+  }
   http::Router router;
   const std::string auth_prefix = "/" + cfg.db.database_name + "/auth";
   auth_service.RegisterRoutes(router, auth_prefix);
@@ -149,10 +175,44 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
              });
 
   const auto& cors = auth_service.Cors();
-  http::Handler handler = [&router, &cors, auth_prefix](http::Request& req) -> asio::awaitable<http::Response> {
+  const std::string rest_prefix = "/" + cfg.db.database_name + "/rest/v1/";
+  if (data_api) {
+    for (const auto verb : {bhttp::verb::get, bhttp::verb::head, bhttp::verb::post, bhttp::verb::patch,
+                            bhttp::verb::put, bhttp::verb::delete_}) {
+      router.Add(verb, rest_prefix + ":relation", [&data_api](http::Request& req) -> asio::awaitable<http::Response> {
+        std::string relation = req.params.empty() ? std::string() : req.params[0];
+        auto res = co_await data_api->Handle(req, std::move(relation));
+        co_return res;
+      });
+    }
+  }
+  // The Data API is called without credentials: any origin may read the answers (sdk-contract §6, CORS).
+  http::CorsPolicy rest_cors;
+  rest_cors.any_origin = true;
+  rest_cors.credentials = false;
+  rest_cors.allow_methods = "GET, HEAD, POST, PATCH, PUT, DELETE, OPTIONS";
+  rest_cors.allow_headers =
+      "authorization, content-type, prefer, accept, accept-profile, content-profile, x-neon-client-info, "
+      "x-client-info, range";
+  rest_cors.expose_headers = "Content-Range, Content-Location, Location, Preference-Applied";
+  http::Handler handler = [&router, &cors, &rest_cors, auth_prefix,
+                            rest_prefix](http::Request& req) -> asio::awaitable<http::Response> {
     const bool is_auth = req.path.size() > auth_prefix.size() && req.path.substr(0, auth_prefix.size()) == auth_prefix &&
                          req.path[auth_prefix.size()] == '/';
+    const bool is_rest = req.path.substr(0, rest_prefix.size()) == rest_prefix;
     if (req.raw.method() == bhttp::verb::options && is_auth) co_return http::Preflight(cors, req);
+    if (req.raw.method() == bhttp::verb::options && is_rest) co_return http::Preflight(rest_cors, req);
+    if (is_rest) {
+      const http::Handler* h = router.Find(req.raw.method(), req.path, req.params);
+      http::Response res;
+      if (h) {
+        res = co_await (*h)(req);
+      } else {
+        res = http::MakeResponse(req, bhttp::status::not_found);
+      }
+      http::ApplyCors(rest_cors, req, res);
+      co_return res;
+    }
     const http::Handler* h = router.Find(req.raw.method(), req.path, req.params);
     if (!h) {
       // Unknown path or method: 404 with an empty body, as Better Auth.
@@ -181,6 +241,7 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
   });
   server.Run(std::move(handler));
   auth_service.Shutdown();
+  if (data_api) data_api->Shutdown();
   server_ptr.reset();
   log::Info("server.stopped");
   return 0;

@@ -239,6 +239,32 @@ LoadResult Load(const std::map<std::string, std::string>& env, bool require_data
     errors.push_back("PGWARDEN_MIN_PASSWORD_LENGTH: larger than PGWARDEN_MAX_PASSWORD_LENGTH");
   src.Int({"PGWARDEN_HASH_THREADS"}, c.auth.hash_threads, 0, 64);
 
+  // Data API (PostgREST's names)
+  src.Bool({"PGWARDEN_DATA_API"}, c.data_api.enabled);
+  if (auto v = src.Get({"PGRST_DB_SCHEMAS", "PGWARDEN_DATA_API_SCHEMAS"})) {
+    c.data_api.schemas.clear();
+    for (auto part : Split(*v, ',')) {
+      part = Trim(part);
+      if (!part.empty()) c.data_api.schemas.emplace_back(part);
+    }
+    if (c.data_api.schemas.empty()) errors.push_back("PGRST_DB_SCHEMAS: at least one schema is needed");
+    for (const auto& sch : c.data_api.schemas)
+      if (sch == "neon_auth" || sch == "pgwarden" || sch == "pg_catalog" || sch == "information_schema")
+        errors.push_back("PGRST_DB_SCHEMAS: \"" + sch + "\" holds credentials or catalogs and is never exposed");
+  }
+  if (auto v = src.Get({"PGRST_DB_ANON_ROLE", "PGWARDEN_DATA_API_ANON_ROLE"})) c.data_api.anon_role = *v;
+  if (auto v = src.Get({"PGRST_DB_MAX_ROWS", "PGWARDEN_DATA_API_MAX_ROWS"})) {
+    long long rows = 0;
+    const auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), rows);
+    if (ec != std::errc() || p != v->data() + v->size() || rows < 0) {
+      errors.push_back("PGRST_DB_MAX_ROWS: expected a non-negative integer, got \"" + *v + "\"");
+    } else {
+      c.data_api.max_rows = rows == 0 ? std::nullopt : std::optional<std::int64_t>(rows);
+    }
+  }
+  if (auto v = src.Get({"PGRST_JWT_SECRET"})) c.data_api.jwt_secret = *v;
+  if (auto v = src.Get({"PGRST_JWT_AUD"})) c.data_api.jwt_aud = *v;
+
   if (auto v = src.Get({"PGWARDEN_LOG_LEVEL"})) {
     if (*v != "debug" && *v != "info" && *v != "warn" && *v != "error") {
       errors.push_back("PGWARDEN_LOG_LEVEL: expected debug, info, warn or error, got \"" + *v + "\"");

@@ -53,8 +53,20 @@ struct AuthConfig {
   int hash_threads = 0;                   //!< 0 = one per core
 };
 
+//! The Data API's settings, named as PostgREST's (PGRST_*), also accepted as PGWARDEN_DATA_API_*.
+struct DataApiSettings {
+  bool enabled = true;
+  std::vector<std::string> schemas{"public"};  //!< PGRST_DB_SCHEMAS
+  std::string anon_role = "anonymous";         //!< PGRST_DB_ANON_ROLE ("" = no anonymous access)
+  std::optional<std::int64_t> max_rows = 1000; //!< PGRST_DB_MAX_ROWS (Neon's default)
+  std::string jwt_secret;                      //!< PGRST_JWT_SECRET: HS256 secret (in addition to our own keys)
+  std::string jwt_aud;                         //!< PGRST_JWT_AUD
+  int pool_per_thread = 4;
+};
+
 struct Config {
   DbConfig db;
+  DataApiSettings data_api;
   HttpConfig http;
   AuthConfig auth;
   std::string log_level = "info";

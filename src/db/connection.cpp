@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <charconv>
 #include <vector>
@@ -180,6 +181,59 @@ asio::awaitable<Result<Rows>> Connection::Query(std::string_view sql, std::span<
     co_return ConnectionError("query");
   if (auto f = co_await Flush(); !f) co_return f.error();
   co_return co_await Collect();
+}
+
+asio::awaitable<Result<std::vector<Rows>>> Connection::Pipeline(const std::vector<Statement>& statements) {
+  if (!healthy_) co_return MakeError(ErrorCode::kServiceUnavailable, "connection lost");
+  if (PQenterPipelineMode(conn_) != 1) co_return ConnectionError("pipeline");
+  for (const auto& st : statements) {
+    std::vector<const char*> values(st.params.size());
+    for (size_t i = 0; i < st.params.size(); ++i) values[i] = st.params[i] ? st.params[i]->c_str() : nullptr;
+    if (!PQsendQueryParams(conn_, st.sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
+                           nullptr, 0))
+      co_return ConnectionError("pipeline send");
+  }
+  if (PQpipelineSync(conn_) != 1) co_return ConnectionError("pipeline sync");
+  if (auto f = co_await Flush(); !f) co_return f.error();
+  std::vector<Rows> out;
+  std::optional<Error> failure;
+  size_t finished = 0;  // statements whose results are complete (a NULL from PQgetResult ends each)
+  bool synced = false;
+  while (!synced) {
+    if (!PQconsumeInput(conn_)) co_return ConnectionError("pipeline receive");
+    if (PQisBusy(conn_)) {
+      auto [ec] = co_await socket_->async_wait(asio::posix::stream_descriptor::wait_read,
+                                               asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return ConnectionError("pipeline receive");
+      continue;
+    }
+    PGresult* r = PQgetResult(conn_);
+    if (!r) {
+      ++finished;  // end of one statement's results
+      continue;
+    }
+    switch (PQresultStatus(r)) {
+      case PGRES_PIPELINE_SYNC:
+        synced = true;
+        PQclear(r);
+        break;
+      case PGRES_FATAL_ERROR:
+      case PGRES_BAD_RESPONSE:
+        if (!failure) failure = ResultError(r);
+        PQclear(r);
+        break;
+      case PGRES_PIPELINE_ABORTED:
+        PQclear(r);
+        break;
+      default:
+        if (out.size() < statements.size()) out.emplace_back(r);
+        else PQclear(r);
+    }
+  }
+  (void)finished;
+  if (PQexitPipelineMode(conn_) != 1) healthy_ = false;
+  if (failure) co_return *failure;
+  co_return out;
 }
 
 asio::awaitable<Result<void>> Connection::Script(std::string_view sql) {

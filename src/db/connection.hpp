@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "core/error.hpp"
 
@@ -80,6 +81,16 @@ class Connection {
     co_return co_await Query(sql, std::span<const Param>(params.data(), N));
   }
   asio::awaitable<Result<Rows>> Query(std::string_view sql) { return Query(sql, std::span<const Param>()); }
+  //! One statement of a pipeline: SQL text and its text parameters.
+  struct Statement {
+    std::string sql;
+    std::vector<std::optional<std::string>> params;
+  };
+  //! Sends every statement and one Sync in pipeline mode: one round trip. Without an explicit BEGIN they run
+  //! in one implicit transaction that commits at the Sync (or rolls back entirely on the first error).
+  //! Returns each statement's rows, or the first failure.
+  asio::awaitable<Result<std::vector<Rows>>> Pipeline(const std::vector<Statement>& statements);
+
   //! Simple-protocol script (several statements, no parameters), e.g. BEGIN / COMMIT.
   asio::awaitable<Result<void>> Script(std::string_view sql);
 

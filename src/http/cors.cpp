@@ -59,10 +59,18 @@ bool OriginMatcher::Matches(std::string_view origin_in) const {
   return false;
 }
 
+namespace {
+bool Allowed(const CorsPolicy& policy, std::string_view origin) {
+  if (origin.empty()) return false;
+  if (policy.any_origin && !policy.credentials) return true;
+  return policy.origins && policy.origins->Matches(origin);
+}
+}  // namespace
+
 void ApplyCors(const CorsPolicy& policy, const Request& req, Response& res) {
   res.set(bhttp::field::vary, "Origin");
   const auto origin = req.Header(bhttp::field::origin);
-  if (origin.empty() || !policy.origins || !policy.origins->Matches(origin)) return;
+  if (!Allowed(policy, origin)) return;
   res.set(bhttp::field::access_control_allow_origin, origin);
   if (policy.credentials) res.set(bhttp::field::access_control_allow_credentials, "true");
   if (!policy.expose_headers.empty()) {
@@ -81,7 +89,7 @@ Response Preflight(const CorsPolicy& policy, const Request& req) {
   Response res = MakeResponse(req, bhttp::status::no_content);
   res.set(bhttp::field::vary, "Origin, Access-Control-Request-Headers");
   const auto origin = req.Header(bhttp::field::origin);
-  if (origin.empty() || !policy.origins || !policy.origins->Matches(origin)) return res;
+  if (!Allowed(policy, origin)) return res;
   res.set(bhttp::field::access_control_allow_origin, origin);
   if (policy.credentials) res.set(bhttp::field::access_control_allow_credentials, "true");
   res.set(bhttp::field::access_control_allow_methods, policy.allow_methods);

@@ -24,6 +24,7 @@ class OriginMatcher {
 
 struct CorsPolicy {
   const OriginMatcher* origins = nullptr;
+  bool any_origin = false;  //!< every Origin is allowed (only without credentials)
   bool credentials = true;
   std::string allow_methods = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
   std::string allow_headers;   //!< default list when the preflight asks for none

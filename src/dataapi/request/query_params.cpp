@@ -278,7 +278,8 @@ ApiResult<ApiRequest> ParseQuery(std::string_view query_string, const RequestHea
   // 2. The query string (QueryParams.parse).
   std::optional<std::vector<QueryParam>> decoded = DecodeQueryString(query_string);
   if (!decoded) {
-    return QueryParamError("\"failed to parse query string\"", "the query string is not valid UTF-8");
+    // PostgREST's Text.decodeUtf8 throws here (a 500); a client error is the honest answer.
+    return QueryParamError("\"failed to parse query string\"", "invalid UTF-8 after percent-decoding");
   }
   req.params = std::move(*decoded);
   req.canonical_query = CanonicalQuery(req.params);

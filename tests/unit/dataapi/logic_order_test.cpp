@@ -26,7 +26,7 @@ LogicTree Node(LogicOperator op, std::vector<LogicTree> children, bool negated =
 }
 
 TEST(LogicParams, BuildNestedTrees) {
-  const ApiRequest req = Parse("or=(id.eq.1,and(name.eq.entity 2,not.id.gt.2),not.or(a.is.null,b.in.(1,\"2,3\")))");
+  const ApiRequest req = Parse("or=(id.eq.1,and(name.eq.entity 2,id.not.gt.2),not.or(a.is.null,b.in.(1,\"2,3\")))");
   ASSERT_EQ(req.logic.size(), 1u);
   OpExpr in = Op(FilterOperator::kIn, "");
   in.list = {"1", "2,3"};
@@ -105,7 +105,8 @@ TEST(LogicParams, AllowFiltersOnEmbedsInsideTrees) {
 }
 
 TEST(LogicParams, RefuseMalformedTrees) {
-  for (std::string_view q : {"or=()", "or=(id.in.1,2,id.eq.3)", "or=)(", "and=(ord(id.eq.1,id.eq.1),id.eq.2)",
+  for (std::string_view q : {"or=(not.id.eq.1)",  // a leaf is negated after its field: id.not.eq.1
+                             "or=()", "or=(id.in.1,2,id.eq.3)", "or=)(", "and=(ord(id.eq.1,id.eq.1),id.eq.2)",
                              "or=(id.eq.1,not.xor(id.eq.2,id.eq.3))", "or=(a.eq.1", "or=(a)"}) {
     SCOPED_TRACE(q);
     EXPECT_EQ(ParseError(q).code, "PGRST100");
@@ -113,7 +114,7 @@ TEST(LogicParams, RefuseMalformedTrees) {
 }
 
 TEST(LogicParams, CanonicalFormReadsBackToTheSameTree) {
-  for (std::string_view v : {"(id.eq.1,and(name.eq.entity 2,not.id.gt.2),not.or(a.is.null,b.in.(1,\"2,3\")))",
+  for (std::string_view v : {"(id.eq.1,and(name.eq.entity 2,id.not.gt.2),not.or(a.is.null,b.in.(1,\"2,3\")))",
                              "(a->0.like(any).{x*,y*},b.fts(english).c d,c.isdistinct.\"q\\\"\")"}) {
     SCOPED_TRACE(v);
     auto first = grammar::ParseLogicTree("or", v);

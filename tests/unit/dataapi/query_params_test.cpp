@@ -193,17 +193,17 @@ TEST(Profiles, PickTheHeaderOfTheVerbAndCheckTheSchemas) {
 
 TEST(CanonicalQuery, SortsJoinsRepeatedKeysAndEncodes) {
   EXPECT_EQ(Parse("b=eq.1&a=eq.1").canonical_query, "a=eq.1&b=eq.1");
-  EXPECT_EQ(Parse("a=2&b=x&a=1").canonical_query, "a=2,1&b=x");
-  EXPECT_EQ(Parse("a=b+c&d&select=id,name").canonical_query, "a=b%20c&d=&select=id%2Cname");
+  EXPECT_EQ(Parse("a=eq.2&b=eq.x&a=eq.1").canonical_query, "a=eq.2,eq.1&b=eq.x");
+  EXPECT_EQ(Parse("a=eq.b+c&d&select=id,name").canonical_query, "a=eq.b%20c&d=&select=id%2Cname");
   EXPECT_EQ(CanonicalQuery({{"k", "\xC3\xA9"}}), "k=%C3%83%C2%A9");  // bytes taken as Latin-1, as PostgREST
 }
 
 TEST(ApiErrors, RenderPostgrestBodies) {
   const ApiError e = ParseError("or=()");
   EXPECT_EQ(ApiErrorBody(e),
-            R"({"code":"PGRST100","details":"unexpected \")\" expecting field name (* or [a..z0..9_$]), negation )"
-            R"(operator (not) or logic operator (and, or)","hint":null,"message":"\"failed to parse logic tree (())\" )"
-            R"((line 1, column 4)"})");
+            R"~({"code":"PGRST100","details":"unexpected \")\" expecting field name (* or [a..z0..9_$]), negation )~"
+            R"~(operator (not) or logic operator (and, or)","hint":null,"message":"\"failed to parse logic tree (())\" )~"
+            R"~((line 1, column 4)"})~");
 }
 
 }  // namespace

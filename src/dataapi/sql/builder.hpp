@@ -1,0 +1,33 @@
+//! Plan -> SQL, the only place that writes Data API SQL. Pure: (ApiRequest, Relation) -> Statement. Client
+//! values only as $n parameters; identifiers only through QuoteIdent after the schema cache confirmed them;
+//! casts and JSON indexes only after a strict syntax check. Every main statement returns one row:
+//! (total_result_set bigint, page_total bigint, body text), PostgREST's result contract.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dataapi/request/api_error.hpp"
+#include "dataapi/request/api_request.hpp"
+#include "dataapi/schema/schema_cache.hpp"
+
+namespace pgwarden::dataapi {
+
+struct Statement {
+  std::string sql;
+  std::vector<std::optional<std::string>> params;
+};
+
+std::string QuoteIdent(std::string_view ident);
+
+//! GET/HEAD on a relation: select, filters, logic trees, order, limit/offset, optional exact count.
+ApiResult<Statement> BuildRead(const ApiRequest& req, const Relation& rel, std::optional<std::int64_t> max_rows);
+//! POST: insert the JSON object or array `body` (keys of the first object, or `columns=`).
+ApiResult<Statement> BuildInsert(const ApiRequest& req, const Relation& rel, std::string_view body);
+//! PATCH: update the rows the filters select with the JSON object `body`.
+ApiResult<Statement> BuildUpdate(const ApiRequest& req, const Relation& rel, std::string_view body);
+//! DELETE the rows the filters select.
+ApiResult<Statement> BuildDelete(const ApiRequest& req, const Relation& rel);
+
+}  // namespace pgwarden::dataapi
