@@ -189,7 +189,9 @@ LoadResult Load(const std::map<std::string, std::string>& env, bool require_data
     errors.push_back("PGWARDEN_SECRET: too short (" + std::to_string(c.auth.secret.size()) +
                      " characters); use at least 32 random characters");
   }
-  const std::string default_base = "http://localhost:" + std::to_string(c.http.port);
+  // Port 0 (the kernel picks one) has no known public port yet: then the default base URL has none.
+  const std::string default_base =
+      c.http.port == 0 ? std::string("http://localhost") : "http://localhost:" + std::to_string(c.http.port);
   const std::string base = src.Get({"PGWARDEN_BASE_URL", "BETTER_AUTH_URL"}).value_or(default_base);
   if (auto o = OriginOf(base)) {
     c.auth.base_url = *o;

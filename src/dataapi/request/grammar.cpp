@@ -609,9 +609,8 @@ class Grammar {
   Reply<std::string> SingleValue(std::size_t p, ValueKind kind) const {
     if (kind == ValueKind::kSingle) {
       const std::size_t end = in_.text().size();
-      Error at_end{end, {}};
-      at_end.msgs.push_back(parsec::Message{parsec::MsgKind::kSysUnExpect, parsec::MsgForm::kText, 0, {}});
-      return Ok(std::string(in_.Slice(p, end)), end, end > p, std::move(at_end));
+      return Ok(std::string(in_.Slice(p, end)), end, end > p,
+                parsec::ErrorAt(end, parsec::Message{parsec::MsgKind::kSysUnExpect, parsec::MsgForm::kText, 0, {}}));
     }
     // pLogicSingleVal = try (pQuotedValue <* notFollowedBy (noneOf ",)")) <|> try pPgArray
     //                   <|> (toS <$> many (noneOf ",)"))
@@ -1039,9 +1038,15 @@ class Grammar {
 //! Runs a rule on the whole value; a failure becomes PostgREST's QPError.
 template <class T, class Rule>
 ApiResult<T> Run(std::string_view text, std::string_view source_name, Rule&& rule) {
+  {
+    const Grammar g(text);
+    Reply<T> r = rule(g);
+    if (r.ok) return std::move(r.value);
+  }
+  // It failed: the same parse again, recording Parsec's messages this time, for PostgREST's error text.
+  const parsec::ErrorTracking tracking;
   const Grammar g(text);
-  Reply<T> r = rule(g);
-  if (r.ok) return std::move(r.value);
+  const Reply<T> r = rule(g);
   parsec::RenderedError e = parsec::Render(text, source_name, r.err);
   return QueryParamError(std::move(e.message), std::move(e.details));
 }

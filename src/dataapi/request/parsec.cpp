@@ -86,9 +86,9 @@ std::string ShowMany(std::string_view pre, std::vector<std::string> msgs) {
 }
 
 std::string ShowErrorMessages(std::string_view input, const Error& e) {
-  if (e.msgs.empty()) return "unknown parse error";
+  std::vector<Message> msgs = Messages(e);
+  if (msgs.empty()) return "unknown parse error";
   // errorMessages sorts by constructor only (a stable sort), and Message equality ignores the text.
-  std::vector<Message> msgs(e.msgs.begin(), e.msgs.end());
   std::stable_sort(msgs.begin(), msgs.end(),
                    [](const Message& a, const Message& b) { return a.kind < b.kind; });
   std::vector<std::string> sys, unexpected, expect, other;
@@ -112,7 +112,60 @@ std::string ShowErrorMessages(std::string_view input, const Error& e) {
   return out;
 }
 
+thread_local std::vector<Node> t_nodes;
+
 }  // namespace
+
+ErrorTracking::ErrorTracking() : outer_(!t_track_errors) {
+  // A nested scope (not used today) keeps the outer parse's nodes.
+  if (outer_) {
+    t_nodes.clear();
+    t_track_errors = true;
+  }
+}
+
+ErrorTracking::~ErrorTracking() {
+  if (outer_) t_track_errors = false;
+}
+
+std::int32_t NewNode(const Node& n) {
+  t_nodes.push_back(n);
+  return static_cast<std::int32_t>(t_nodes.size() - 1);
+}
+
+const Node& NodeAt(std::int32_t i) { return t_nodes[static_cast<std::size_t>(i)]; }
+
+std::vector<Message> Messages(const Error& e) {
+  // In-order walk with an explicit stack (merges can nest deeply). A relabel emits its label, then its child's
+  // messages minus the Expect ones; the filter applies to everything below it.
+  struct Item {
+    std::int32_t node;
+    bool drop_expect;
+  };
+  std::vector<Message> out;
+  std::vector<Item> stack;
+  if (!e.Unknown()) stack.push_back(Item{e.node, false});
+  while (!stack.empty()) {
+    const Item it = stack.back();
+    stack.pop_back();
+    if (it.node < 0) continue;
+    const Node& n = NodeAt(it.node);
+    switch (n.kind) {
+      case Node::Kind::kLeaf:
+        if (!(it.drop_expect && n.msg.kind == MsgKind::kExpect)) out.push_back(n.msg);
+        break;
+      case Node::Kind::kConcat:
+        stack.push_back(Item{n.right, it.drop_expect});
+        stack.push_back(Item{n.left, it.drop_expect});
+        break;
+      case Node::Kind::kRelabel:
+        if (!it.drop_expect) out.push_back(n.msg);
+        stack.push_back(Item{n.left, true});
+        break;
+    }
+  }
+  return out;
+}
 
 std::string ShowString(std::string_view utf8) {
   std::string out = "\"";

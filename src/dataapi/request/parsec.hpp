@@ -7,13 +7,11 @@
 //! A parser is a function `Reply<T>(std::size_t pos)` over one UTF-8 input (positions are byte offsets at code
 //! point boundaries; Parsec counts code points, which only matters when rendering the column). A reply is
 //! consumed-ok, empty-ok, consumed-error or empty-error, and carries the error that alternatives merge.
-//! Nothing here allocates on the success path except the values; messages point into static text or name
-//! a character of the input by position.
+//! Messages point into static text or name a character of the input by position; they are only recorded when
+//! an error is to be rendered (see t_track_errors).
 #pragma once
 
 #include "dataapi/request/unicode.hpp"
-
-#include <boost/container/small_vector.hpp>
 
 #include <array>
 #include <cstddef>
@@ -21,6 +19,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace pgwarden::dataapi::parsec {
 
@@ -46,35 +45,81 @@ struct Message {
   std::string_view text;
 };
 
-//! Parsec's ParseError: a position and the messages merged there. No messages = "unknown" error.
+//! Parsec's ParseError: a position and the messages merged there (no messages = an "unknown" error).
+//! Errors are 16-byte handles into an append-only node arena of the current parse (see ErrorTracking):
+//! merging two errors adds a concatenation node, a label adds a relabel node, and the message list is only
+//! flattened when an error is rendered. Without tracking an error is just a position.
 struct Error {
   std::size_t pos = 0;
-  boost::container::small_vector<Message, 6> msgs;
+  std::int32_t node = -1;
 
-  bool Unknown() const { return msgs.empty(); }
+  bool Unknown() const { return node < 0; }
 };
 
-inline Error UnknownAt(std::size_t pos) { return Error{pos, {}}; }
+//! A node: one message, the concatenation of two lists, or Parsec's setExpectErrors (the label, then the
+//! child's messages without its Expect ones).
+struct Node {
+  enum class Kind : std::uint8_t { kLeaf, kConcat, kRelabel };
+  Kind kind;
+  Message msg;  //!< kLeaf, kRelabel (the label)
+  std::int32_t left = -1;
+  std::int32_t right = -1;
+};
+
+//! Whether errors record their messages. What a parse accepts and the values it builds never depend on the
+//! messages (only on consumed/ok), so parses run without them and a failed parse is run again inside an
+//! ErrorTracking scope to render its error: the success path builds no error at all.
+inline constinit thread_local bool t_track_errors = false;
+
+//! Turns message recording on for the parse running on this thread, in a fresh node arena (parsing never
+//! suspends, so one arena per thread is enough; its capacity is reused).
+class ErrorTracking {
+ public:
+  ErrorTracking();
+  ~ErrorTracking();
+  ErrorTracking(const ErrorTracking&) = delete;
+  ErrorTracking& operator=(const ErrorTracking&) = delete;
+
+ private:
+  bool outer_;
+};
+
+std::int32_t NewNode(const Node& n);
+const Node& NodeAt(std::int32_t i);
+
+inline Error UnknownAt(std::size_t pos) { return Error{pos, -1}; }
+
+inline Error ErrorAt(std::size_t pos, const Message& m) {
+  if (!t_track_errors) return Error{pos, -1};
+  return Error{pos, NewNode(Node{Node::Kind::kLeaf, m})};
+}
+
+inline Error ErrorAt(std::size_t pos, const Message& a, const Message& b) {
+  if (!t_track_errors) return Error{pos, -1};
+  const std::int32_t l = NewNode(Node{Node::Kind::kLeaf, a});
+  const std::int32_t r = NewNode(Node{Node::Kind::kLeaf, b});
+  return Error{pos, NewNode(Node{Node::Kind::kConcat, Message{}, l, r})};
+}
 
 //! mergeError: prefer known errors, then the furthest position; equal positions concatenate.
 inline Error Merge(Error a, Error b) {
+  if (!t_track_errors) return a.pos >= b.pos ? a : b;
   if (b.Unknown() && !a.Unknown()) return a;
   if (a.Unknown() && !b.Unknown()) return b;
   if (a.pos > b.pos) return a;
   if (b.pos > a.pos) return b;
-  a.msgs.insert(a.msgs.end(), b.msgs.begin(), b.msgs.end());
-  return a;
+  if (a.Unknown()) return a;
+  return Error{a.pos, NewNode(Node{Node::Kind::kConcat, Message{}, a.node, b.node})};
 }
 
 //! setExpectErrors err [label]: every Expect message is replaced by `label` (put first).
 inline void SetExpect(Error& e, MsgForm form, std::string_view label) {
-  boost::container::small_vector<Message, 6> out;
-  out.push_back(Message{MsgKind::kExpect, form, 0, label});
-  for (const Message& m : e.msgs) {
-    if (m.kind != MsgKind::kExpect) out.push_back(m);
-  }
-  e.msgs = std::move(out);
+  if (!t_track_errors) return;
+  e.node = NewNode(Node{Node::Kind::kRelabel, Message{MsgKind::kExpect, form, 0, label}, e.node});
 }
+
+//! The messages of an error in Parsec's order.
+std::vector<Message> Messages(const Error& e);
 
 struct Unit {};
 
@@ -228,14 +273,11 @@ class Input {
     std::size_t i = pos;
     for (std::size_t k = 0; k < s.size(); ++k, ++i) {
       if (AtEnd(i) || text_[i] != s[k]) {
-        Error e{pos, {}};
-        e.msgs.push_back(Message{MsgKind::kExpect, MsgForm::kShowLiteral, 0, s});
-        if (AtEnd(i)) {
-          e.msgs.push_back(Message{MsgKind::kSysUnExpect, MsgForm::kText, 0, {}});
-        } else {
-          e.msgs.push_back(Message{MsgKind::kSysUnExpect, MsgForm::kShowString, static_cast<std::uint32_t>(i), {}});
-        }
-        return Fail<Unit>(k > 0, std::move(e));
+        const Message expect{MsgKind::kExpect, MsgForm::kShowLiteral, 0, s};
+        const Message unexpected = AtEnd(i)
+                                       ? Message{MsgKind::kSysUnExpect, MsgForm::kText, 0, {}}
+                                       : Message{MsgKind::kSysUnExpect, MsgForm::kShowString, static_cast<std::uint32_t>(i), {}};
+        return Fail<Unit>(k > 0, ErrorAt(pos, expect, unexpected));
       }
     }
     return Ok(Unit{}, i, !s.empty(), UnknownAt(i));
@@ -243,14 +285,12 @@ class Input {
 
   //! eof = notFollowedBy anyToken <?> "end of input".
   Reply<Unit> Eof(std::size_t pos) const {
-    Error e{pos, {}};
-    e.msgs.push_back(Message{MsgKind::kExpect, MsgForm::kText, 0, "end of input"});
+    const Message expect{MsgKind::kExpect, MsgForm::kText, 0, "end of input"};
     if (AtEnd(pos)) {
-      e.msgs.push_back(Message{MsgKind::kSysUnExpect, MsgForm::kText, 0, {}});
-      return Ok(Unit{}, pos, false, std::move(e));
+      return Ok(Unit{}, pos, false, ErrorAt(pos, expect, Message{MsgKind::kSysUnExpect, MsgForm::kText, 0, {}}));
     }
-    e.msgs.push_back(Message{MsgKind::kUnExpect, MsgForm::kShowChar, static_cast<std::uint32_t>(pos), {}});
-    return Fail<Unit>(false, std::move(e));
+    return Fail<Unit>(false, ErrorAt(pos, expect,
+                                     Message{MsgKind::kUnExpect, MsgForm::kShowChar, static_cast<std::uint32_t>(pos), {}}));
   }
 
   //! notFollowedBy p for a one-character parser p: fails after the character p accepted.
@@ -258,29 +298,20 @@ class Input {
   Reply<Unit> NotFollowedBy(std::size_t pos, P&& p) const {
     auto r = Try(p(pos));
     if (r.ok) {
-      Error e{r.pos, {}};
-      e.msgs.push_back(Message{MsgKind::kUnExpect, MsgForm::kShowChar, static_cast<std::uint32_t>(pos), {}});
-      return Fail<Unit>(false, std::move(e));
+      return Fail<Unit>(false, ErrorAt(r.pos, Message{MsgKind::kUnExpect, MsgForm::kShowChar, static_cast<std::uint32_t>(pos), {}}));
     }
     return Ok(Unit{}, pos, false, Merge(std::move(r.err), UnknownAt(pos)));
   }
 
   //! parserFail msg (a Message at pos, not consuming).
   static Reply<Unit> FailWith(std::size_t pos, std::string_view msg) {
-    Error e{pos, {}};
-    e.msgs.push_back(Message{MsgKind::kMessage, MsgForm::kText, 0, msg});
-    return Fail<Unit>(false, std::move(e));
+    return Fail<Unit>(false, ErrorAt(pos, Message{MsgKind::kMessage, MsgForm::kText, 0, msg}));
   }
 
  private:
   Error SysUnexpected(std::size_t pos) const {
-    Error e{pos, {}};
-    if (AtEnd(pos)) {
-      e.msgs.push_back(Message{MsgKind::kSysUnExpect, MsgForm::kText, 0, {}});
-    } else {
-      e.msgs.push_back(Message{MsgKind::kSysUnExpect, MsgForm::kShowString, static_cast<std::uint32_t>(pos), {}});
-    }
-    return e;
+    if (AtEnd(pos)) return ErrorAt(pos, Message{MsgKind::kSysUnExpect, MsgForm::kText, 0, {}});
+    return ErrorAt(pos, Message{MsgKind::kSysUnExpect, MsgForm::kShowString, static_cast<std::uint32_t>(pos), {}});
   }
 
   std::string_view text_;
