@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <cstdio>
@@ -151,6 +152,9 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
       dpools.push_back(std::make_unique<db::Pool>(server.Executor(i), cfg.db.url, cfg.data_api.pool_per_thread));
     data_api = std::make_unique<dataapi::DataApiService>(
         dcfg, [keys](std::string_view token) { return keys->Verify(token); }, schema, std::move(dpools));
+    // Arguments as named lvalues: g++ 12 mishandles class-type prvalues passed to coroutines (decisions D11).
+    auto listen_ex = server.Executor(0);
+    asio::co_spawn(listen_ex, data_api->ListenForReloads(listen_ex, cfg.db.url), asio::detached);
   }
   http::Router router;
   const std::string auth_prefix = "/" + cfg.db.database_name + "/auth";

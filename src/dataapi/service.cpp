@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "core/json.hpp"
 #include "core/log.hpp"
@@ -137,6 +139,37 @@ ApiResult<DataApiService::Identity> DataApiService::Authenticate(const http::Req
   return Identity{role, boost::json::serialize(claims)};
 }
 
+boost::asio::awaitable<void> DataApiService::ListenForReloads(boost::asio::any_io_executor ex, std::string conninfo) {
+  int backoff_ms = 250;
+  while (!stopping_) {
+    auto conn = co_await db::Connection::Connect(ex, conninfo);
+    if (conn) {
+      auto listening = co_await (*conn)->Script("LISTEN pgrst");
+      if (listening) {
+        backoff_ms = 250;
+        for (;;) {
+          auto note = co_await (*conn)->NextNotification();
+          if (!note || stopping_) break;
+          if (!note->second.empty() && note->second != "reload schema") continue;
+          const std::vector<std::string> schemas = schema_.load()->Schemas();
+          auto fresh = co_await SchemaCache::LoadAsync(**conn, schemas);
+          if (fresh) {
+            schema_.store(*fresh);
+            log::Info("dataapi.schema_reloaded");
+          } else {
+            log::Warn("dataapi.schema_reload_failed", {{"error", fresh.error().message}});
+          }
+        }
+      }
+    }
+    if (stopping_) break;
+    boost::asio::steady_timer timer(ex);
+    timer.expires_after(std::chrono::milliseconds(backoff_ms));
+    co_await timer.async_wait(boost::asio::use_awaitable);
+    backoff_ms = std::min(backoff_ms * 2, 10'000);
+  }
+}
+
 boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req, std::string resource) {
   auto identity = Authenticate(req);
   if (!identity) co_return Error(req, identity.error());
@@ -164,12 +197,13 @@ boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req
                 : method == bhttp::verb::put    ? Verb::kPut
                 : method == bhttp::verb::delete_ ? Verb::kDelete
                                                  : Verb::kOptions;
-  target.schemas = schema_->Schemas();
+  const std::shared_ptr<const SchemaCache> snapshot = schema_.load();  // one snapshot for the whole request
+  target.schemas = snapshot->Schemas();
   auto parsed = ParseQuery(req.query, headers, target);
   if (!parsed) co_return Error(req, parsed.error());
   const ApiRequest& api = *parsed;
-  const std::string schema = api.schema.empty() ? schema_->Schemas().front() : api.schema;
-  const Relation* rel = schema_->Find(schema, resource);
+  const std::string schema = api.schema.empty() ? snapshot->Schemas().front() : api.schema;
+  const Relation* rel = snapshot->Find(schema, resource);
   if (!rel) {
     ApiError e;
     e.status = 404;

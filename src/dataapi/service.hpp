@@ -6,6 +6,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -41,8 +42,12 @@ class DataApiService {
   //! `resource` is the path after /rest/v1/ (a relation name).
   boost::asio::awaitable<http::Response> Handle(http::Request& req, std::string resource);
   void Shutdown() {
+    stopping_ = true;
     for (auto& p : pools_) p->Close();
   }
+  //! Keeps a LISTEN pgrst connection and swaps in a fresh schema snapshot on NOTIFY pgrst, 'reload schema'
+  //! (or an empty payload, as PostgREST). Reconnects with backoff. Run once, on one io thread.
+  boost::asio::awaitable<void> ListenForReloads(boost::asio::any_io_executor ex, std::string conninfo);
 
  private:
   struct Identity {
@@ -54,7 +59,8 @@ class DataApiService {
 
   DataApiConfig cfg_;
   OwnKeyVerifier verify_;
-  std::shared_ptr<const SchemaCache> schema_;
+  std::atomic<std::shared_ptr<const SchemaCache>> schema_;
+  std::atomic<bool> stopping_{false};
   std::vector<std::unique_ptr<db::Pool>> pools_;
 };
 

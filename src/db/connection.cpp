@@ -236,6 +236,20 @@ asio::awaitable<Result<std::vector<Rows>>> Connection::Pipeline(const std::vecto
   co_return out;
 }
 
+asio::awaitable<Result<std::pair<std::string, std::string>>> Connection::NextNotification() {
+  for (;;) {
+    if (PGnotify* n = PQnotifies(conn_)) {
+      std::pair<std::string, std::string> out{n->relname ? n->relname : "", n->extra ? n->extra : ""};
+      PQfreemem(n);
+      co_return out;
+    }
+    auto [ec] = co_await socket_->async_wait(asio::posix::stream_descriptor::wait_read,
+                                             asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return ConnectionError("listen");
+    if (!PQconsumeInput(conn_)) co_return ConnectionError("listen");
+  }
+}
+
 asio::awaitable<Result<void>> Connection::Script(std::string_view sql) {
   if (!healthy_) co_return MakeError(ErrorCode::kServiceUnavailable, "connection lost");
   const std::string text(sql);

@@ -91,6 +91,9 @@ class Connection {
   //! Returns each statement's rows, or the first failure.
   asio::awaitable<Result<std::vector<Rows>>> Pipeline(const std::vector<Statement>& statements);
 
+  //! After LISTEN: waits for the next notification; returns {channel, payload}.
+  asio::awaitable<Result<std::pair<std::string, std::string>>> NextNotification();
+
   //! Simple-protocol script (several statements, no parameters), e.g. BEGIN / COMMIT.
   asio::awaitable<Result<void>> Script(std::string_view sql);
 

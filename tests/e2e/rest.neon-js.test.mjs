@@ -127,3 +127,19 @@ test('injection attempts through select, filters and order get a 4xx and run not
   const { rows } = await db.query("SELECT to_regclass('public.posts') IS NOT NULL AS exists");
   assert.equal(rows[0].exists, true);
 });
+
+test("NOTIFY pgrst, 'reload schema' makes a new table reachable without a restart", async () => {
+  const url = `${base}/neondb/rest/v1/late_table`;
+  assert.equal((await raw(url)).json.code, 'PGRST205');
+  await db.query(`CREATE TABLE public.late_table (id int PRIMARY KEY, name text);
+    GRANT SELECT ON public.late_table TO anonymous; INSERT INTO public.late_table VALUES (1, 'late');`);
+  await db.query("NOTIFY pgrst, 'reload schema'");
+  let r;
+  for (let i = 0; i < 50; i++) {
+    r = await raw(url);
+    if (r.status === 200) break;
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.json, [{ id: 1, name: 'late' }]);
+});

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/awaitable.hpp>
+
 #include "db/connection.hpp"
 
 namespace pgwarden::dataapi {
@@ -32,10 +34,14 @@ class SchemaCache {
  public:
   //! Blocking (start-up). `schemas`: the exposed schemas, first one the default.
   static Result<std::shared_ptr<const SchemaCache>> Load(db::Connection& conn, const std::vector<std::string>& schemas);
+  //! The same, without blocking (reloads on NOTIFY pgrst, 'reload schema').
+  static boost::asio::awaitable<Result<std::shared_ptr<const SchemaCache>>> LoadAsync(
+      db::Connection& conn, std::vector<std::string> schemas);
   const Relation* Find(std::string_view schema, std::string_view name) const;
   const std::vector<std::string>& Schemas() const { return schemas_; }
 
  private:
+  static std::shared_ptr<const SchemaCache> FromRows(const db::Rows& rows, const std::vector<std::string>& schemas);
   std::vector<std::string> schemas_;
   std::map<std::pair<std::string, std::string>, Relation, std::less<>> relations_;
 };
