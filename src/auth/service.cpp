@@ -9,6 +9,7 @@
 #include "core/text.hpp"
 #include "crypto/encoding.hpp"
 #include "crypto/hash.hpp"
+#include "crypto/password.hpp"
 #include "crypto/random.hpp"
 #include "http/cookies.hpp"
 
@@ -256,6 +257,24 @@ bool AuthService::IsAllowedRedirect(std::string_view url) const {
   const auto origin = config::OriginOf(url);
   if (!origin) return false;
   return origins_.Matches(*origin);
+}
+
+asio::awaitable<Result<AuthService::Authenticated>> AuthService::RequireSession(const Request& req) {
+  auto lease = co_await Db(req);
+  if (!lease) co_return lease.error();
+  CurrentSession cur;
+  auto lookup = co_await FindSession(req, **lease, cur);
+  if (!lookup) co_return lookup.error();
+  if (*lookup != Lookup::kFound) co_return MakeError(ErrorCode::kUnauthorized);
+  co_return Authenticated{std::move(*lease), std::move(cur)};
+}
+
+bool AuthService::CheckPassword(const std::string& password, const std::optional<std::string>& stored) {
+  if (!stored) {
+    crypto::DummyPasswordWork(password);  // an account without a password costs the same as a wrong one
+    return false;
+  }
+  return crypto::VerifyPassword(password, *stored);
 }
 
 asio::awaitable<Result<Lookup>> AuthService::FindSession(const Request& req, db::Connection& conn,

@@ -80,6 +80,15 @@ class AuthService {
   // ---- shared by the flows ----
   //! Lease on this worker's pool, or a 503-kind error.
   asio::awaitable<Result<db::Lease>> Db(const Request& req);
+  //! A lease plus the caller's live session, for endpoints that need one (401 UNAUTHORIZED otherwise).
+  struct Authenticated {
+    db::Lease db;
+    CurrentSession cur;
+  };
+  asio::awaitable<Result<Authenticated>> RequireSession(const Request& req);
+  //! Verifies `password` against `stored` (or burns the same work when there is none). CPU pool only.
+  static bool CheckPassword(const std::string& password, const std::optional<std::string>& stored);
+
   //! Resolves the session from the cookie or Authorization: Bearer. Expired sessions are deleted.
   asio::awaitable<Result<Lookup>> FindSession(const Request& req, db::Connection& conn, CurrentSession& out);
   //! Runs `fn` on the password-hashing pool; the caller resumes on its own io thread.

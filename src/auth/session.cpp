@@ -74,15 +74,13 @@ asio::awaitable<Response> AuthService::SignOut(Request& req) {
 }
 
 asio::awaitable<Response> AuthService::ListSessions(Request& req) {
-  auto db = co_await Db(req);
-  if (!db) co_return ErrorResponse(req, db.error());
-  CurrentSession cur;
-  auto lookup = co_await FindSession(req, **db, cur);
-  if (!lookup) co_return ErrorResponse(req, lookup.error());
-  if (*lookup != Lookup::kFound) co_return ErrorResponse(req, ErrorCode::kUnauthorized);
+  auto authed = co_await RequireSession(req);
+  if (!authed) co_return ErrorResponse(req, authed.error());
+  auto& db = authed->db;
+  auto& cur = authed->cur;
   // Other sessions' tokens are sensitive: only a recently authenticated session may list them (SE-06).
   if (!IsFresh(cur.session, NowMs())) co_return ErrorResponse(req, ErrorCode::kSessionNotFresh);
-  auto list = co_await ListUserSessions(**db, cur.user.id, NowMs());
+  auto list = co_await ListUserSessions(*db, cur.user.id, NowMs());
   if (!list) co_return ErrorResponse(req, list.error());
   std::string out = "[";
   for (size_t i = 0; i < list->size(); ++i) {
@@ -100,40 +98,34 @@ asio::awaitable<Response> AuthService::RevokeSession(Request& req) {
   BodyReader in(*body);
   const auto token = in.RequiredString("token");
   if (!in.Ok()) co_return ErrorResponse(req, in.Failure());
-  auto db = co_await Db(req);
-  if (!db) co_return ErrorResponse(req, db.error());
-  CurrentSession cur;
-  auto lookup = co_await FindSession(req, **db, cur);
-  if (!lookup) co_return ErrorResponse(req, lookup.error());
-  if (*lookup != Lookup::kFound) co_return ErrorResponse(req, ErrorCode::kUnauthorized);
+  auto authed = co_await RequireSession(req);
+  if (!authed) co_return ErrorResponse(req, authed.error());
+  auto& db = authed->db;
+  auto& cur = authed->cur;
   // Scoped to the caller's own sessions: another user's token is left alone (SE-07), with the same answer.
-  auto del = co_await DeleteUserSessionByToken(**db, cur.user.id, token);
+  auto del = co_await DeleteUserSessionByToken(*db, cur.user.id, token);
   if (!del) co_return ErrorResponse(req, del.error());
   co_return Json(req, "{\"status\":true}");
 }
 
 asio::awaitable<Response> AuthService::RevokeSessions(Request& req) {
   if (auto ok = CheckOrigin(req, false); !ok) co_return ErrorResponse(req, ok.error());
-  auto db = co_await Db(req);
-  if (!db) co_return ErrorResponse(req, db.error());
-  CurrentSession cur;
-  auto lookup = co_await FindSession(req, **db, cur);
-  if (!lookup) co_return ErrorResponse(req, lookup.error());
-  if (*lookup != Lookup::kFound) co_return ErrorResponse(req, ErrorCode::kUnauthorized);
-  auto del = co_await DeleteUserSessions(**db, cur.user.id, std::nullopt);
+  auto authed = co_await RequireSession(req);
+  if (!authed) co_return ErrorResponse(req, authed.error());
+  auto& db = authed->db;
+  auto& cur = authed->cur;
+  auto del = co_await DeleteUserSessions(*db, cur.user.id, std::nullopt);
   if (!del) co_return ErrorResponse(req, del.error());
   co_return Json(req, "{\"status\":true}");
 }
 
 asio::awaitable<Response> AuthService::RevokeOtherSessions(Request& req) {
   if (auto ok = CheckOrigin(req, false); !ok) co_return ErrorResponse(req, ok.error());
-  auto db = co_await Db(req);
-  if (!db) co_return ErrorResponse(req, db.error());
-  CurrentSession cur;
-  auto lookup = co_await FindSession(req, **db, cur);
-  if (!lookup) co_return ErrorResponse(req, lookup.error());
-  if (*lookup != Lookup::kFound) co_return ErrorResponse(req, ErrorCode::kUnauthorized);
-  auto del = co_await DeleteUserSessions(**db, cur.user.id, std::string_view(cur.session.token));
+  auto authed = co_await RequireSession(req);
+  if (!authed) co_return ErrorResponse(req, authed.error());
+  auto& db = authed->db;
+  auto& cur = authed->cur;
+  auto del = co_await DeleteUserSessions(*db, cur.user.id, std::string_view(cur.session.token));
   if (!del) co_return ErrorResponse(req, del.error());
   co_return Json(req, "{\"status\":true}");
 }
@@ -142,12 +134,10 @@ asio::awaitable<Response> AuthService::UpdateSession(Request& req) {
   if (auto ok = CheckOrigin(req, false); !ok) co_return ErrorResponse(req, ok.error());
   auto body = ParseBody(req, BodyShape::kRecord);
   if (!body) co_return ErrorResponse(req, body.error());
-  auto db = co_await Db(req);
-  if (!db) co_return ErrorResponse(req, db.error());
-  CurrentSession cur;
-  auto lookup = co_await FindSession(req, **db, cur);
-  if (!lookup) co_return ErrorResponse(req, lookup.error());
-  if (*lookup != Lookup::kFound) co_return ErrorResponse(req, ErrorCode::kUnauthorized);
+  auto authed = co_await RequireSession(req);
+  if (!authed) co_return ErrorResponse(req, authed.error());
+  auto& db = authed->db;
+  auto& cur = authed->cur;
   // No additional session fields are configured (as in Neon): nothing a client may change.
   co_return ErrorResponse(req, ErrorCode::kNoFieldsToUpdate);
 }

@@ -37,13 +37,7 @@ asio::awaitable<Response> AuthService::SignInEmail(Request& req) {
   const std::optional<std::string> stored = found ? found->password_hash : std::nullopt;
   if (!CpuAvailable()) co_return ErrorResponse(req, ErrorCode::kServiceUnavailable, "password hashing queue full");
   // Named first: a lambda temporary inside a co_await expression is destroyed twice by g++ 12.
-  auto cpu_task = [pw, stored, too_long] {
-    if (!stored) {
-      crypto::DummyPasswordWork(pw);
-      return false;
-    }
-    return crypto::VerifyPassword(pw, *stored) && !too_long;
-  };
+  auto cpu_task = [pw, stored, too_long] { return CheckPassword(pw, stored) && !too_long; };
   const bool valid = co_await OnCpu(std::move(cpu_task));
   if (!valid) {
     log::Info("auth.sign_in_failed", {{"reason", found ? "password" : "unknown_user"}});

@@ -5,12 +5,10 @@
 namespace pgwarden::auth {
 
 asio::awaitable<Response> AuthService::Token(Request& req) {
-  auto db = co_await Db(req);
-  if (!db) co_return ErrorResponse(req, db.error());
-  CurrentSession cur;
-  auto lookup = co_await FindSession(req, **db, cur);
-  if (!lookup) co_return ErrorResponse(req, lookup.error());
-  if (*lookup != Lookup::kFound) co_return ErrorResponse(req, ErrorCode::kUnauthorized);
+  auto authed = co_await RequireSession(req);
+  if (!authed) co_return ErrorResponse(req, authed.error());
+  auto& db = authed->db;
+  auto& cur = authed->cur;
   co_return Json(req, "{\"token\":" + JsonString(MintUserJwt(cur.user, NowMs())) + "}");
 }
 

@@ -27,12 +27,10 @@ asio::awaitable<Response> AuthService::UpdateUser(Request& req) {
   if (auto ok = CheckOrigin(req, false); !ok) co_return ErrorResponse(req, ok.error());
   auto body = ParseBody(req, BodyShape::kRecord);
   if (!body) co_return ErrorResponse(req, body.error());
-  auto db = co_await Db(req);
-  if (!db) co_return ErrorResponse(req, db.error());
-  CurrentSession cur;
-  auto lookup = co_await FindSession(req, **db, cur);
-  if (!lookup) co_return ErrorResponse(req, lookup.error());
-  if (*lookup != Lookup::kFound) co_return ErrorResponse(req, ErrorCode::kUnauthorized);
+  auto authed = co_await RequireSession(req);
+  if (!authed) co_return ErrorResponse(req, authed.error());
+  auto& db = authed->db;
+  auto& cur = authed->cur;
   if (body->contains("email")) co_return ErrorResponse(req, ErrorCode::kEmailCanNotBeUpdated);
   for (const auto field : kServerOnlyUserFields) {
     if (body->contains(field))
@@ -47,7 +45,7 @@ asio::awaitable<Response> AuthService::UpdateUser(Request& req) {
   }
   if (!in.Ok()) co_return ErrorResponse(req, in.Failure());
   if (!name && !image) co_return ErrorResponse(req, ErrorCode::kNoFieldsToUpdate);
-  auto user = co_await UpdateUserProfile(**db, cur.user.id, name, image, NowMs());
+  auto user = co_await UpdateUserProfile(*db, cur.user.id, name, image, NowMs());
   if (!user) co_return ErrorResponse(req, user.error());
   // Decision D1: {"user": …} rather than Better Auth's {"status": true}, which the Supabase-style adapter
   // of the official SDK reads as a failure; Better Auth's own client and the UI ignore the body.
@@ -67,11 +65,9 @@ asio::awaitable<Response> AuthService::ChangePassword(Request& req) {
   if (!in.Ok()) co_return ErrorResponse(req, in.Failure());
   CurrentSession cur;
   {
-    auto db = co_await Db(req);
-    if (!db) co_return ErrorResponse(req, db.error());
-    auto lookup = co_await FindSession(req, **db, cur);
-    if (!lookup) co_return ErrorResponse(req, lookup.error());
-    if (*lookup != Lookup::kFound) co_return ErrorResponse(req, ErrorCode::kUnauthorized);
+    auto authed = co_await RequireSession(req);
+    if (!authed) co_return ErrorResponse(req, authed.error());
+    cur = std::move(authed->cur);
   }
   const int len = Utf16Length(new_password);
   if (len < cfg_.min_password_length) co_return ErrorResponse(req, ErrorCode::kPasswordTooShort);
@@ -121,25 +117,17 @@ asio::awaitable<Response> AuthService::VerifyPassword(Request& req) {
   CurrentSession cur;
   std::optional<std::string> stored;
   {
-    auto db = co_await Db(req);
-    if (!db) co_return ErrorResponse(req, db.error());
-    auto lookup = co_await FindSession(req, **db, cur);
-    if (!lookup) co_return ErrorResponse(req, lookup.error());
-    if (*lookup != Lookup::kFound) co_return ErrorResponse(req, ErrorCode::kUnauthorized);
-    auto r = co_await FindPasswordHash(**db, cur.user.id);
+    auto authed = co_await RequireSession(req);
+    if (!authed) co_return ErrorResponse(req, authed.error());
+    cur = std::move(authed->cur);
+    auto r = co_await FindPasswordHash(*authed->db, cur.user.id);
     if (!r) co_return ErrorResponse(req, r.error());
     stored = std::move(*r);
-  }
+  }  // the connection is not held while hashing
   const std::string pw(password.substr(0, static_cast<size_t>(cfg_.max_password_length) * 4));
   if (!CpuAvailable()) co_return ErrorResponse(req, ErrorCode::kServiceUnavailable, "password hashing queue full");
   // Named first: a lambda temporary inside a co_await expression is destroyed twice by g++ 12.
-  auto cpu_task = [pw, stored] {
-    if (!stored) {
-      crypto::DummyPasswordWork(pw);
-      return false;
-    }
-    return crypto::VerifyPassword(pw, *stored);
-  };
+  auto cpu_task = [pw, stored] { return CheckPassword(pw, stored); };
   const bool ok = co_await OnCpu(std::move(cpu_task));
   if (!ok) co_return ErrorResponse(req, ErrorCode::kInvalidPassword);
   co_return Json(req, "{\"status\":true}");
@@ -155,27 +143,19 @@ asio::awaitable<Response> AuthService::DeleteUser(Request& req) {
   CurrentSession cur;
   std::optional<std::string> stored;
   {
-    auto db = co_await Db(req);
-    if (!db) co_return ErrorResponse(req, db.error());
-    auto lookup = co_await FindSession(req, **db, cur);
-    if (!lookup) co_return ErrorResponse(req, lookup.error());
-    if (*lookup != Lookup::kFound) co_return ErrorResponse(req, ErrorCode::kUnauthorized);
-    auto r = co_await FindPasswordHash(**db, cur.user.id);
+    auto authed = co_await RequireSession(req);
+    if (!authed) co_return ErrorResponse(req, authed.error());
+    cur = std::move(authed->cur);
+    auto r = co_await FindPasswordHash(*authed->db, cur.user.id);
     if (!r) co_return ErrorResponse(req, r.error());
     stored = std::move(*r);
-  }
+  }  // the connection is not held while hashing
   const EpochMs now = NowMs();
   if (password) {
     const std::string pw(password->substr(0, static_cast<size_t>(cfg_.max_password_length) * 4));
     if (!CpuAvailable()) co_return ErrorResponse(req, ErrorCode::kServiceUnavailable, "password hashing queue full");
     // Named first: a lambda temporary inside a co_await expression is destroyed twice by g++ 12.
-    auto cpu_task = [pw, stored] {
-      if (!stored) {
-        crypto::DummyPasswordWork(pw);
-        return false;
-      }
-      return crypto::VerifyPassword(pw, *stored);
-    };
+    auto cpu_task = [pw, stored] { return CheckPassword(pw, stored); };
     const bool ok = co_await OnCpu(std::move(cpu_task));
     if (!ok) co_return ErrorResponse(req, ErrorCode::kInvalidPassword);
   } else if (!IsFresh(cur.session, now)) {
@@ -193,13 +173,11 @@ asio::awaitable<Response> AuthService::DeleteUser(Request& req) {
 }
 
 asio::awaitable<Response> AuthService::ListAccounts(Request& req) {
-  auto db = co_await Db(req);
-  if (!db) co_return ErrorResponse(req, db.error());
-  CurrentSession cur;
-  auto lookup = co_await FindSession(req, **db, cur);
-  if (!lookup) co_return ErrorResponse(req, lookup.error());
-  if (*lookup != Lookup::kFound) co_return ErrorResponse(req, ErrorCode::kUnauthorized);
-  auto accounts = co_await auth::ListAccounts(**db, cur.user.id);
+  auto authed = co_await RequireSession(req);
+  if (!authed) co_return ErrorResponse(req, authed.error());
+  auto& db = authed->db;
+  auto& cur = authed->cur;
+  auto accounts = co_await auth::ListAccounts(*db, cur.user.id);
   if (!accounts) co_return ErrorResponse(req, accounts.error());
   std::string out = "[";
   for (size_t i = 0; i < accounts->size(); ++i) {

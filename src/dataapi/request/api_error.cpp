@@ -1,8 +1,8 @@
 #include "dataapi/request/api_error.hpp"
 
-#include "core/json.hpp"
-
 #include <stdexcept>
+
+#include "core/json.hpp"
 
 namespace pgwarden::dataapi {
 namespace {
@@ -27,8 +27,9 @@ constexpr ApiErrorInfo kCatalogue[] = {
 ApiError Make(ApiErrorCode id, std::string message = {}) {
   for (const auto& row : kCatalogue) {
     if (row.id == id) {
-      return ApiError{id, row.status, std::string(row.code), message.empty() ? std::string(row.message) : message,
-                      std::nullopt, std::nullopt};
+      return ApiError{
+          id,           row.status,  std::string(row.code), message.empty() ? std::string(row.message) : message,
+          std::nullopt, std::nullopt};
     }
   }
   throw std::logic_error("dataapi: error code missing from the catalogue");

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <boost/system/result.hpp>
-
 #include <optional>
 #include <span>
 #include <string>

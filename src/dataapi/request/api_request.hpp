@@ -79,10 +79,31 @@ struct SelectItem {
 // Filters
 
 enum class FilterOperator {
-  kEq, kNeq, kGt, kGte, kLt, kLte, kLike, kIlike, kMatch, kImatch,  // quantifiable (any/all), except kNeq
-  kIn, kIs, kIsDistinct,
-  kCs, kCd, kOv, kSl, kSr, kNxr, kNxl, kAdj,
-  kFts, kPlfts, kPhfts, kWfts,
+  kEq,
+  kNeq,
+  kGt,
+  kGte,
+  kLt,
+  kLte,
+  kLike,
+  kIlike,
+  kMatch,
+  kImatch,  // quantifiable (any/all), except kNeq
+  kIn,
+  kIs,
+  kIsDistinct,
+  kCs,
+  kCd,
+  kOv,
+  kSl,
+  kSr,
+  kNxr,
+  kNxl,
+  kAdj,
+  kFts,
+  kPlfts,
+  kPhfts,
+  kWfts,
 };
 enum class Quantifier { kAny, kAll };
 enum class IsValue { kNull, kNotNull, kTrue, kFalse, kUnknown };
@@ -98,7 +119,7 @@ struct OpExpr {
   //! value is unquoted and unescaped. For like/ilike every `*` has already been turned into `%`.
   //! Empty for kIn and kIs.
   std::string value;
-  std::vector<std::string> list;  //!< kIn: the elements, unquoted and unescaped where they were quoted
+  std::vector<std::string> list;      //!< kIn: the elements, unquoted and unescaped where they were quoted
   IsValue is_value = IsValue::kNull;  //!< kIs
 
   friend bool operator==(const OpExpr&, const OpExpr&) = default;
@@ -224,19 +245,19 @@ struct Preferences {
 // Media types (Accept, Content-Type)
 
 enum class MediaTypeKind {
-  kApplicationJson,     //!< application/json, also application/vnd.pgrst.array+json without nulls=stripped
-  kGeoJson,             //!< application/geo+json
+  kApplicationJson,  //!< application/json, also application/vnd.pgrst.array+json without nulls=stripped
+  kGeoJson,          //!< application/geo+json
   kTextCsv,
   kTextPlain,
   kTextXml,
-  kOpenApi,             //!< application/openapi+json
-  kUrlEncoded,          //!< application/x-www-form-urlencoded
+  kOpenApi,     //!< application/openapi+json
+  kUrlEncoded,  //!< application/x-www-form-urlencoded
   kOctetStream,
-  kAny,                 //!< */*
-  kOther,               //!< anything else: `other` holds the type (custom media type handlers)
-  kArrayJsonStripped,   //!< application/vnd.pgrst.array+json;nulls=stripped
-  kSingularJson,        //!< application/vnd.pgrst.object+json[;nulls=stripped]
-  kPlan,                //!< application/vnd.pgrst.plan[+json|+text]
+  kAny,                //!< */*
+  kOther,              //!< anything else: `other` holds the type (custom media type handlers)
+  kArrayJsonStripped,  //!< application/vnd.pgrst.array+json;nulls=stripped
+  kSingularJson,       //!< application/vnd.pgrst.object+json[;nulls=stripped]
+  kPlan,               //!< application/vnd.pgrst.plan[+json|+text]
 };
 enum class PlanFormat { kJson, kText };
 enum class PlanOption { kAnalyze, kVerbose, kSettings, kBuffers, kWal };
@@ -244,8 +265,8 @@ enum class PlanOption { kAnalyze, kVerbose, kSettings, kBuffers, kWal };
 //! PostgREST's MediaType (MediaType.hs decodeMediaType).
 struct MediaType {
   MediaTypeKind kind = MediaTypeKind::kApplicationJson;
-  bool nulls_stripped = false;     //!< kSingularJson
-  std::string other;               //!< kOther
+  bool nulls_stripped = false;      //!< kSingularJson
+  std::string other;                //!< kOther
   std::vector<MediaType> plan_for;  //!< kPlan: exactly one element, the `for="..."` type (default JSON)
   PlanFormat plan_format = PlanFormat::kText;
   std::vector<PlanOption> plan_options;
@@ -299,7 +320,7 @@ struct ApiRequest {
   Preferences prefer;
   //! Accept, most preferred first (q-values, then specificity); {kAny} when there is no Accept header.
   std::vector<MediaType> accept;
-  MediaType content_type;  //!< Content-Type; application/json when absent
+  MediaType content_type;                 //!< Content-Type; application/json when absent
   std::optional<std::string> range_unit;  //!< Range-Unit as sent (PostgREST only knows "items")
 
   std::optional<std::string> accept_profile;
@@ -319,7 +340,7 @@ struct ApiRequest {
 
 //! The header values the stage reads, owned by the caller (the HTTP layer finds them case-insensitively).
 struct RequestHeaders {
-  std::vector<std::string_view> prefer;  //!< every Prefer header value, in order
+  std::vector<std::string_view> prefer;   //!< every Prefer header value, in order
   std::optional<std::string_view> range;  //!< the first Range header ("0-9", "5-")
   std::optional<std::string_view> range_unit;
   std::optional<std::string_view> accept;

@@ -5,22 +5,32 @@ namespace {
 
 std::string_view AggregateName(AggregateFunction f) {
   switch (f) {
-    case AggregateFunction::kSum: return "sum";
-    case AggregateFunction::kAvg: return "avg";
-    case AggregateFunction::kCount: return "count";
-    case AggregateFunction::kMax: return "max";
-    case AggregateFunction::kMin: return "min";
+    case AggregateFunction::kSum:
+      return "sum";
+    case AggregateFunction::kAvg:
+      return "avg";
+    case AggregateFunction::kCount:
+      return "count";
+    case AggregateFunction::kMax:
+      return "max";
+    case AggregateFunction::kMin:
+      return "min";
   }
   return {};
 }
 
 std::string_view IsValueName(IsValue v) {
   switch (v) {
-    case IsValue::kNull: return "null";
-    case IsValue::kNotNull: return "not_null";
-    case IsValue::kTrue: return "true";
-    case IsValue::kFalse: return "false";
-    case IsValue::kUnknown: return "unknown";
+    case IsValue::kNull:
+      return "null";
+    case IsValue::kNotNull:
+      return "not_null";
+    case IsValue::kTrue:
+      return "true";
+    case IsValue::kFalse:
+      return "false";
+    case IsValue::kUnknown:
+      return "unknown";
   }
   return {};
 }
@@ -89,31 +99,56 @@ std::string ListText(const std::vector<std::string>& list) {
 
 std::string_view OperatorName(FilterOperator op) {
   switch (op) {
-    case FilterOperator::kEq: return "eq";
-    case FilterOperator::kNeq: return "neq";
-    case FilterOperator::kGt: return "gt";
-    case FilterOperator::kGte: return "gte";
-    case FilterOperator::kLt: return "lt";
-    case FilterOperator::kLte: return "lte";
-    case FilterOperator::kLike: return "like";
-    case FilterOperator::kIlike: return "ilike";
-    case FilterOperator::kMatch: return "match";
-    case FilterOperator::kImatch: return "imatch";
-    case FilterOperator::kIn: return "in";
-    case FilterOperator::kIs: return "is";
-    case FilterOperator::kIsDistinct: return "isdistinct";
-    case FilterOperator::kCs: return "cs";
-    case FilterOperator::kCd: return "cd";
-    case FilterOperator::kOv: return "ov";
-    case FilterOperator::kSl: return "sl";
-    case FilterOperator::kSr: return "sr";
-    case FilterOperator::kNxr: return "nxr";
-    case FilterOperator::kNxl: return "nxl";
-    case FilterOperator::kAdj: return "adj";
-    case FilterOperator::kFts: return "fts";
-    case FilterOperator::kPlfts: return "plfts";
-    case FilterOperator::kPhfts: return "phfts";
-    case FilterOperator::kWfts: return "wfts";
+    case FilterOperator::kEq:
+      return "eq";
+    case FilterOperator::kNeq:
+      return "neq";
+    case FilterOperator::kGt:
+      return "gt";
+    case FilterOperator::kGte:
+      return "gte";
+    case FilterOperator::kLt:
+      return "lt";
+    case FilterOperator::kLte:
+      return "lte";
+    case FilterOperator::kLike:
+      return "like";
+    case FilterOperator::kIlike:
+      return "ilike";
+    case FilterOperator::kMatch:
+      return "match";
+    case FilterOperator::kImatch:
+      return "imatch";
+    case FilterOperator::kIn:
+      return "in";
+    case FilterOperator::kIs:
+      return "is";
+    case FilterOperator::kIsDistinct:
+      return "isdistinct";
+    case FilterOperator::kCs:
+      return "cs";
+    case FilterOperator::kCd:
+      return "cd";
+    case FilterOperator::kOv:
+      return "ov";
+    case FilterOperator::kSl:
+      return "sl";
+    case FilterOperator::kSr:
+      return "sr";
+    case FilterOperator::kNxr:
+      return "nxr";
+    case FilterOperator::kNxl:
+      return "nxl";
+    case FilterOperator::kAdj:
+      return "adj";
+    case FilterOperator::kFts:
+      return "fts";
+    case FilterOperator::kPlfts:
+      return "plfts";
+    case FilterOperator::kPhfts:
+      return "phfts";
+    case FilterOperator::kWfts:
+      return "wfts";
   }
   return {};
 }
@@ -154,9 +189,12 @@ std::string FormatFilterKey(const EmbedPath& path, const Field& field) {
 std::string FormatFilterValue(const OpExpr& e) {
   std::string out = OperatorText(e);
   switch (e.op) {
-    case FilterOperator::kIn: return out + "." + ListText(e.list);
-    case FilterOperator::kIs: return out + "." + std::string(IsValueName(e.is_value));
-    default: return out + "." + e.value;
+    case FilterOperator::kIn:
+      return out + "." + ListText(e.list);
+    case FilterOperator::kIs:
+      return out + "." + std::string(IsValueName(e.is_value));
+    default:
+      return out + "." + e.value;
   }
 }
 
@@ -166,9 +204,12 @@ std::string FormatLogicTree(const LogicTree& tree) {
     std::string out = FormatField(tree.filter.field) + "." + OperatorText(e) + ".";
     // Inside or=/and= a quoted value is unquoted when read, so quoting every value reads back the same text.
     switch (e.op) {
-      case FilterOperator::kIn: return out + ListText(e.list);
-      case FilterOperator::kIs: return out + std::string(IsValueName(e.is_value));
-      default: return out + QuoteName(e.value);
+      case FilterOperator::kIn:
+        return out + ListText(e.list);
+      case FilterOperator::kIs:
+        return out + std::string(IsValueName(e.is_value));
+      default:
+        return out + QuoteName(e.value);
     }
   }
   std::string out = tree.negated ? "not." : "";

@@ -3,11 +3,11 @@
 //! messages, logs and test diagnostics. Not percent-encoded: callers encode when they build a URL.
 #pragma once
 
-#include "dataapi/request/api_request.hpp"
-
 #include <span>
 #include <string>
 #include <string_view>
+
+#include "dataapi/request/api_request.hpp"
 
 namespace pgwarden::dataapi {
 

@@ -3,11 +3,11 @@
 // accepted or the error text.
 #include "dataapi/request/grammar.hpp"
 
-#include "dataapi/request/parsec.hpp"
-#include "dataapi/request/unicode.hpp"
-
 #include <array>
 #include <string>
+
+#include "dataapi/request/parsec.hpp"
+#include "dataapi/request/unicode.hpp"
 
 namespace pgwarden::dataapi::grammar {
 
@@ -107,8 +107,8 @@ class Grammar {
 
   // ws = many (oneOf " \t")
   Reply<Unit> Ws(std::size_t p) const {
-    return Many(p, [this](std::size_t q) { return in_.Satisfy(q, [this](char32_t c) { return IsWs(c); }); },
-                [](char32_t) {});
+    return Many(
+        p, [this](std::size_t q) { return in_.Satisfy(q, [this](char32_t c) { return IsWs(c); }); }, [](char32_t) {});
   }
 
   // lexeme p = ws *> p <* ws
@@ -148,7 +148,8 @@ class Grammar {
   //! many (satisfy pred), as the text it covered.
   template <class Pred>
   Reply<std::string_view> ManyText(std::size_t p, Pred&& pred) const {
-    auto r = Many(p, [&](std::size_t q) { return in_.Satisfy(q, pred); }, [](char32_t) {});
+    auto r = Many(
+        p, [&](std::size_t q) { return in_.Satisfy(q, pred); }, [](char32_t) {});
     if (!r.ok) return Forward<std::string_view>(std::move(r));
     return Ok(in_.Slice(p, r.pos), r.pos, r.consumed, std::move(r.err));
   }
@@ -200,7 +201,8 @@ class Grammar {
 
   // pIdentifier = T.strip . toS <$> many1 pIdentifierChar
   Reply<std::string> Identifier(std::size_t p) const {
-    auto r = Many1(p, [this](std::size_t q) { return IdentifierChar(q); }, [](char32_t) {});
+    auto r = Many1(
+        p, [this](std::size_t q) { return IdentifierChar(q); }, [](char32_t) {});
     if (!r.ok) return Forward<std::string>(std::move(r));
     return Ok(Strip(in_.Slice(p, r.pos)), r.pos, r.consumed, std::move(r.err));
   }
@@ -287,18 +289,17 @@ class Grammar {
 
   // pJsonKeyName = pQuotedValue <|> sepByDash pJsonKeyIdentifier <?> "any non reserved character ..."
   Reply<std::string> JsonKeyName(std::size_t p) const {
-    return Label(Or(QuotedValue(p),
-                    [&] { return SepByDash(p, [this](std::size_t q) { return JsonKeyIdentifier(q); }); }),
-                 "any non reserved character different from: .,>()");
+    return Label(
+        Or(QuotedValue(p), [&] { return SepByDash(p, [this](std::size_t q) { return JsonKeyIdentifier(q); }); }),
+        "any non reserved character different from: .,>()");
   }
 
   // pJIdx's pEnd: a lookahead of "->", "::", ".", "," or the end of input
   Reply<Unit> JsonIndexEnd(std::size_t p) const {
     auto ahead = [&](std::string_view s) { return Try(LookAhead(Str(p, s), p)); };
     return Or(ahead("->"), [&] {
-      return Or(ahead("::"), [&] {
-        return Or(ahead("."), [&] { return Or(ahead(","), [&] { return Try(in_.Eof(p)); }); });
-      });
+      return Or(ahead("::"),
+                [&] { return Or(ahead("."), [&] { return Or(ahead(","), [&] { return Try(in_.Eof(p)); }); }); });
     });
   }
 
@@ -337,7 +338,8 @@ class Grammar {
   // pJsonPath = many pJsonOperation
   Reply<JsonPath> JsonPathRule(std::size_t p) const {
     JsonPath path;
-    auto r = Many(p, [this](std::size_t q) { return JsonOperation(q); }, [&](JsonStep&& st) { path.push_back(std::move(st)); });
+    auto r = Many(
+        p, [this](std::size_t q) { return JsonOperation(q); }, [&](JsonStep&& st) { path.push_back(std::move(st)); });
     if (!r.ok) return Forward<JsonPath>(std::move(r));
     return Ok(std::move(path), r.pos, r.consumed, std::move(r.err));
   }
@@ -426,9 +428,8 @@ class Grammar {
       head.value.children = std::move(children.value);
       return s.Done(std::move(head.value));
     };
-    return Or(with_children(Try(SpreadRelationSelect(p))), [&] {
-      return Or(with_children(Try(RelationSelect(p))), [&] { return FieldSelect(p); });
-    });
+    return Or(with_children(Try(SpreadRelationSelect(p))),
+              [&] { return Or(with_children(Try(RelationSelect(p))), [&] { return FieldSelect(p); }); });
   }
 
   // pEmbedParam = char '!' *> (try (string "left") <|> try (string "inner") <|> try (EPHint <$> pFieldName))
@@ -911,8 +912,9 @@ class Grammar {
     if (!s.Take(negated)) return s.Failed<LogicTree>();
     // pLogicOp = try (string "and" $> And) <|> string "or" $> Or <?> "logic operator (and, or)"
     const std::size_t q = s.pos();
-    auto op = Label(Or(As(Try(Str(q, "and")), LogicOperator::kAnd), [&] { return As(Str(q, "or"), LogicOperator::kOr); }),
-                    "logic operator (and, or)");
+    auto op =
+        Label(Or(As(Try(Str(q, "and")), LogicOperator::kAnd), [&] { return As(Str(q, "or"), LogicOperator::kOr); }),
+              "logic operator (and, or)");
     if (!s.Take(op)) return s.Failed<LogicTree>();
     auto open = Lexeme(s.pos(), [this](std::size_t r) { return Char(r, '('); });
     if (!s.Take(open)) return s.Failed<LogicTree>();
@@ -953,7 +955,8 @@ class Grammar {
   }
 
   Reply<OrderNulls> Nulls(std::size_t p) const {
-    return Or(DotKeyword(p, "nullsfirst", OrderNulls::kFirst), [&] { return DotKeyword(p, "nullslast", OrderNulls::kLast); });
+    return Or(DotKeyword(p, "nullsfirst", OrderNulls::kFirst),
+              [&] { return DotKeyword(p, "nullslast", OrderNulls::kLast); });
   }
 
   // pEnd = try (void $ lookAhead (char ',')) <|> try eof
@@ -1009,9 +1012,8 @@ class Grammar {
     return SepBy1<OrderTerm>(
         p,
         [this](std::size_t q) {
-          return Lexeme(q, [this](std::size_t r) {
-            return Or(Try(OrderRelationTerm(r)), [&] { return OrderTermRule(r); });
-          });
+          return Lexeme(
+              q, [this](std::size_t r) { return Or(Try(OrderRelationTerm(r)), [&] { return OrderTermRule(r); }); });
         },
         [this](std::size_t q) { return Char(q, ','); });
   }

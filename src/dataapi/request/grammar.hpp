@@ -9,14 +9,14 @@
 //! parser is recursive and must not exhaust the stack of the thread it runs on).
 #pragma once
 
-#include "dataapi/request/api_error.hpp"
-#include "dataapi/request/api_request.hpp"
-
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "dataapi/request/api_error.hpp"
+#include "dataapi/request/api_request.hpp"
 
 namespace pgwarden::dataapi::grammar {
 

@@ -96,11 +96,16 @@ MediaType Plan(PlanFormat format, const std::vector<std::string_view>& rest) {
 
 std::string_view PlanOptionName(PlanOption o) {
   switch (o) {
-    case PlanOption::kAnalyze: return "analyze";
-    case PlanOption::kVerbose: return "verbose";
-    case PlanOption::kSettings: return "settings";
-    case PlanOption::kBuffers: return "buffers";
-    case PlanOption::kWal: return "wal";
+    case PlanOption::kAnalyze:
+      return "analyze";
+    case PlanOption::kVerbose:
+      return "verbose";
+    case PlanOption::kSettings:
+      return "settings";
+    case PlanOption::kBuffers:
+      return "buffers";
+    case PlanOption::kWal:
+      return "wal";
   }
   return {};
 }
@@ -178,19 +183,31 @@ std::vector<MediaType> ParseAccept(std::string_view accept) {
 
 std::string ToMime(const MediaType& mt) {
   switch (mt.kind) {
-    case MediaTypeKind::kApplicationJson: return "application/json";
-    case MediaTypeKind::kArrayJsonStripped: return "application/vnd.pgrst.array+json;nulls=stripped";
-    case MediaTypeKind::kGeoJson: return "application/geo+json";
-    case MediaTypeKind::kTextCsv: return "text/csv";
-    case MediaTypeKind::kTextPlain: return "text/plain";
-    case MediaTypeKind::kTextXml: return "text/xml";
-    case MediaTypeKind::kOpenApi: return "application/openapi+json";
+    case MediaTypeKind::kApplicationJson:
+      return "application/json";
+    case MediaTypeKind::kArrayJsonStripped:
+      return "application/vnd.pgrst.array+json;nulls=stripped";
+    case MediaTypeKind::kGeoJson:
+      return "application/geo+json";
+    case MediaTypeKind::kTextCsv:
+      return "text/csv";
+    case MediaTypeKind::kTextPlain:
+      return "text/plain";
+    case MediaTypeKind::kTextXml:
+      return "text/xml";
+    case MediaTypeKind::kOpenApi:
+      return "application/openapi+json";
     case MediaTypeKind::kSingularJson:
-      return mt.nulls_stripped ? "application/vnd.pgrst.object+json;nulls=stripped" : "application/vnd.pgrst.object+json";
-    case MediaTypeKind::kUrlEncoded: return "application/x-www-form-urlencoded";
-    case MediaTypeKind::kOctetStream: return "application/octet-stream";
-    case MediaTypeKind::kAny: return "*/*";
-    case MediaTypeKind::kOther: return mt.other;
+      return mt.nulls_stripped ? "application/vnd.pgrst.object+json;nulls=stripped"
+                               : "application/vnd.pgrst.object+json";
+    case MediaTypeKind::kUrlEncoded:
+      return "application/x-www-form-urlencoded";
+    case MediaTypeKind::kOctetStream:
+      return "application/octet-stream";
+    case MediaTypeKind::kAny:
+      return "*/*";
+    case MediaTypeKind::kOther:
+      return mt.other;
     case MediaTypeKind::kPlan: {
       std::string out = "application/vnd.pgrst.plan+";
       out += mt.plan_format == PlanFormat::kJson ? "json" : "text";

@@ -2,11 +2,11 @@
 //! the Accept list ordered by q-value then specificity, Content-Type, and the text PGRST107 prints.
 #pragma once
 
-#include "dataapi/request/api_request.hpp"
-
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "dataapi/request/api_request.hpp"
 
 namespace pgwarden::dataapi {
 

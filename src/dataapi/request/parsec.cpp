@@ -6,9 +6,9 @@
 namespace pgwarden::dataapi::parsec {
 namespace {
 
-constexpr std::string_view kAsciiNames[] = {
-    "NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL", "BS", "HT", "LF", "VT",  "FF", "CR", "SO", "SI", "DLE",
-    "DC1", "DC2", "DC3", "DC4", "NAK", "SYN", "ETB", "CAN", "EM", "SUB", "ESC", "FS", "GS", "RS", "US", "SP"};
+constexpr std::string_view kAsciiNames[] = {"NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL", "BS",  "HT",  "LF",
+                                            "VT",  "FF",  "CR",  "SO",  "SI",  "DLE", "DC1", "DC2", "DC3", "DC4", "NAK",
+                                            "SYN", "ETB", "CAN", "EM",  "SUB", "ESC", "FS",  "GS",  "RS",  "US",  "SP"};
 
 //! showLitChar, plus the `\&` that protects a numeric escape from a following digit (and "\SO" from 'H').
 void AppendLitChar(std::string& out, char32_t c, char32_t next, bool has_next) {
@@ -19,16 +19,35 @@ void AppendLitChar(std::string& out, char32_t c, char32_t next, bool has_next) {
     return;
   }
   switch (c) {
-    case 0x7F: out += "\\DEL"; return;
-    case '\\': out += "\\\\"; return;
-    case '\a': out += "\\a"; return;
-    case '\b': out += "\\b"; return;
-    case '\f': out += "\\f"; return;
-    case '\n': out += "\\n"; return;
-    case '\r': out += "\\r"; return;
-    case '\t': out += "\\t"; return;
-    case '\v': out += "\\v"; return;
-    default: break;
+    case 0x7F:
+      out += "\\DEL";
+      return;
+    case '\\':
+      out += "\\\\";
+      return;
+    case '\a':
+      out += "\\a";
+      return;
+    case '\b':
+      out += "\\b";
+      return;
+    case '\f':
+      out += "\\f";
+      return;
+    case '\n':
+      out += "\\n";
+      return;
+    case '\r':
+      out += "\\r";
+      return;
+    case '\t':
+      out += "\\t";
+      return;
+    case '\v':
+      out += "\\v";
+      return;
+    default:
+      break;
   }
   if (c >= ' ') {
     out += static_cast<char>(c);
@@ -89,24 +108,31 @@ std::string ShowErrorMessages(std::string_view input, const Error& e) {
   std::vector<Message> msgs = Messages(e);
   if (msgs.empty()) return "unknown parse error";
   // errorMessages sorts by constructor only (a stable sort), and Message equality ignores the text.
-  std::stable_sort(msgs.begin(), msgs.end(),
-                   [](const Message& a, const Message& b) { return a.kind < b.kind; });
+  std::stable_sort(msgs.begin(), msgs.end(), [](const Message& a, const Message& b) { return a.kind < b.kind; });
   std::vector<std::string> sys, unexpected, expect, other;
   for (const Message& m : msgs) {
     std::string text = MessageText(input, m);
     switch (m.kind) {
-      case MsgKind::kSysUnExpect: sys.push_back(std::move(text)); break;
-      case MsgKind::kUnExpect: unexpected.push_back(std::move(text)); break;
-      case MsgKind::kExpect: expect.push_back(std::move(text)); break;
-      case MsgKind::kMessage: other.push_back(std::move(text)); break;
+      case MsgKind::kSysUnExpect:
+        sys.push_back(std::move(text));
+        break;
+      case MsgKind::kUnExpect:
+        unexpected.push_back(std::move(text));
+        break;
+      case MsgKind::kExpect:
+        expect.push_back(std::move(text));
+        break;
+      case MsgKind::kMessage:
+        other.push_back(std::move(text));
+        break;
     }
   }
   std::string show_sys;
   if (unexpected.empty() && !sys.empty()) {
     show_sys = sys.front().empty() ? "unexpected end of input" : "unexpected " + sys.front();
   }
-  const std::vector<std::string> parts = Clean({show_sys, ShowMany("unexpected", unexpected),
-                                                ShowMany("expecting", expect), ShowMany("", other)});
+  const std::vector<std::string> parts =
+      Clean({show_sys, ShowMany("unexpected", unexpected), ShowMany("expecting", expect), ShowMany("", other)});
   std::string out;
   for (const std::string& p : parts) out += "\n" + p;
   return out;
@@ -209,8 +235,8 @@ RenderedError Render(std::string_view input, std::string_view source_name, const
     }
   }
   RenderedError out;
-  out.message = "\"" + std::string(source_name) + "\" (line " + std::to_string(line) + ", column " +
-                std::to_string(column) + ")";
+  out.message =
+      "\"" + std::string(source_name) + "\" (line " + std::to_string(line) + ", column " + std::to_string(column) + ")";
   // details = T.strip (T.replace "\n" " " ...)
   std::string details = ShowErrorMessages(input, e);
   std::replace(details.begin(), details.end(), '\n', ' ');

@@ -11,8 +11,6 @@
 //! an error is to be rendered (see t_track_errors).
 #pragma once
 
-#include "dataapi/request/unicode.hpp"
-
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -20,6 +18,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "dataapi/request/unicode.hpp"
 
 namespace pgwarden::dataapi::parsec {
 
@@ -274,9 +274,9 @@ class Input {
     for (std::size_t k = 0; k < s.size(); ++k, ++i) {
       if (AtEnd(i) || text_[i] != s[k]) {
         const Message expect{MsgKind::kExpect, MsgForm::kShowLiteral, 0, s};
-        const Message unexpected = AtEnd(i)
-                                       ? Message{MsgKind::kSysUnExpect, MsgForm::kText, 0, {}}
-                                       : Message{MsgKind::kSysUnExpect, MsgForm::kShowString, static_cast<std::uint32_t>(i), {}};
+        const Message unexpected =
+            AtEnd(i) ? Message{MsgKind::kSysUnExpect, MsgForm::kText, 0, {}}
+                     : Message{MsgKind::kSysUnExpect, MsgForm::kShowString, static_cast<std::uint32_t>(i), {}};
         return Fail<Unit>(k > 0, ErrorAt(pos, expect, unexpected));
       }
     }
@@ -289,8 +289,9 @@ class Input {
     if (AtEnd(pos)) {
       return Ok(Unit{}, pos, false, ErrorAt(pos, expect, Message{MsgKind::kSysUnExpect, MsgForm::kText, 0, {}}));
     }
-    return Fail<Unit>(false, ErrorAt(pos, expect,
-                                     Message{MsgKind::kUnExpect, MsgForm::kShowChar, static_cast<std::uint32_t>(pos), {}}));
+    return Fail<Unit>(
+        false,
+        ErrorAt(pos, expect, Message{MsgKind::kUnExpect, MsgForm::kShowChar, static_cast<std::uint32_t>(pos), {}}));
   }
 
   //! notFollowedBy p for a one-character parser p: fails after the character p accepted.
@@ -298,7 +299,8 @@ class Input {
   Reply<Unit> NotFollowedBy(std::size_t pos, P&& p) const {
     auto r = Try(p(pos));
     if (r.ok) {
-      return Fail<Unit>(false, ErrorAt(r.pos, Message{MsgKind::kUnExpect, MsgForm::kShowChar, static_cast<std::uint32_t>(pos), {}}));
+      return Fail<Unit>(
+          false, ErrorAt(r.pos, Message{MsgKind::kUnExpect, MsgForm::kShowChar, static_cast<std::uint32_t>(pos), {}}));
     }
     return Ok(Unit{}, pos, false, Merge(std::move(r.err), UnknownAt(pos)));
   }

@@ -4,14 +4,14 @@
 //! PostgREST does (after the relation and the media type were resolved), not part of parsing.
 #pragma once
 
-#include "dataapi/request/api_error.hpp"
-#include "dataapi/request/api_request.hpp"
-
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "dataapi/request/api_error.hpp"
+#include "dataapi/request/api_request.hpp"
 
 namespace pgwarden::dataapi {
 

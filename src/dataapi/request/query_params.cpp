@@ -1,13 +1,13 @@
 #include "dataapi/request/query_params.hpp"
 
+#include <algorithm>
+#include <limits>
+#include <utility>
+
 #include "dataapi/request/grammar.hpp"
 #include "dataapi/request/media_type.hpp"
 #include "dataapi/request/preferences.hpp"
 #include "dataapi/request/unicode.hpp"
-
-#include <algorithm>
-#include <limits>
-#include <utility>
 
 namespace pgwarden::dataapi {
 namespace {
@@ -353,8 +353,7 @@ ApiResult<ApiRequest> ParseQuery(std::string_view query_string, const RequestHea
     if (path->first.empty()) continue;
     req.embedded_ranges.push_back(PathRange{std::move(path->first), ToRowRange(Resolve(k))});
   }
-  const Range header_range =
-      (target.verb == Verb::kGet && headers.range) ? HeaderRange(*headers.range) : kAllRange;
+  const Range header_range = (target.verb == Verb::kGet && headers.range) ? HeaderRange(*headers.range) : kAllRange;
   const Range top = HasLimitZero(limit_range) ? Range{0, -1} : Intersect(header_range, limit_range);
   if (top.IsEmpty() && !HasLimitZero(limit_range)) {
     return InvalidRangeError(header_range.IsEmpty() ? RangeErrorKind::kLowerGreaterThanUpper

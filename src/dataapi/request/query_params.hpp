@@ -12,13 +12,13 @@
 //! caller, before it calls ParseQuery.
 #pragma once
 
-#include "dataapi/request/api_error.hpp"
-#include "dataapi/request/api_request.hpp"
-
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "dataapi/request/api_error.hpp"
+#include "dataapi/request/api_request.hpp"
 
 namespace pgwarden::dataapi {
 

@@ -7,18 +7,18 @@
 //!  - requests refused before parsing (authentication, path, method), or whose answer the case does not check
 //!    or does not tell apart, are not judged.
 //! Skipped when the shared folder is absent (a plain clone).
-#include "dataapi/request/query_params.hpp"
-#include "test_support.hpp"
-
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <sstream>
+
+#include "dataapi/request/query_params.hpp"
+#include "test_support.hpp"
 
 #ifndef PGWARDEN_SOURCE_DIR
 #define PGWARDEN_SOURCE_DIR ""
@@ -55,7 +55,8 @@ std::string EncodeTarget(std::string_view path) {
       out += '%';
       continue;
     }
-    if (b <= 0x20 || b >= 0x7F || std::string_view("\"#%<>[\\]^`{|}").find(static_cast<char>(b)) != std::string_view::npos) {
+    if (b <= 0x20 || b >= 0x7F ||
+        std::string_view("\"#%<>[\\]^`{|}").find(static_cast<char>(b)) != std::string_view::npos) {
       out += '%';
       out += kHex[b >> 4];
       out += kHex[b & 0xF];
@@ -104,8 +105,7 @@ Judgement Judge(const json::object& expect) {
   }
   const json::value* body = expect.if_contains("body");
   const json::value* js = body && body->is_object() ? body->as_object().if_contains("json") : nullptr;
-  if (!js || !js->is_object() || !js->as_object().if_contains("code") ||
-      !js->as_object().at("code").is_string()) {
+  if (!js || !js->is_object() || !js->as_object().if_contains("code") || !js->as_object().at("code").is_string()) {
     // No code to go by. 400/406/409/500 come from the planner or the database (media types, SQL errors);
     // 401/403/404/405 may be decided before the query string (authentication, path, method).
     if (code == 400 || code == 406 || code == 409 || code == 500) j.expectation = Expectation::kParses;
@@ -119,14 +119,13 @@ Judgement Judge(const json::object& expect) {
     return std::string(v->as_string());
   };
   const std::optional<std::string> details = text("details");
-  const bool request_stage =
-      pgrst == "PGRST100" || pgrst == "PGRST106" || pgrst == "PGRST114" ||
-      (pgrst == "PGRST103" && details &&
-       (details->starts_with("Limit should") || details->starts_with("The lower boundary")));
+  const bool request_stage = pgrst == "PGRST100" || pgrst == "PGRST106" || pgrst == "PGRST114" ||
+                             (pgrst == "PGRST103" && details &&
+                              (details->starts_with("Limit should") || details->starts_with("The lower boundary")));
   if (request_stage) {
     j.expectation = Expectation::kSameError;
-    j.error = ApiError{ApiErrorCode::kQueryParam, static_cast<int>(code), pgrst, text("message").value_or(""),
-                       details, text("hint")};
+    j.error = ApiError{
+        ApiErrorCode::kQueryParam, static_cast<int>(code), pgrst, text("message").value_or(""), details, text("hint")};
     return j;
   }
   // Decided before the query string is read: authentication (PGRST30x, 401), the path (PGRST125), the method.
@@ -241,8 +240,9 @@ TEST(ConformanceCorpus, RequestStageAgreesWithPostgrest) {
       }
     }
   }
-  std::cout << "[corpus] must parse: " << t.parses_ok << "/" << t.parses << ", same request-stage error: "
-            << t.errors_ok << "/" << t.errors << ", not judged: " << t.not_judged << "\n";
+  std::cout << "[corpus] must parse: " << t.parses_ok << "/" << t.parses
+            << ", same request-stage error: " << t.errors_ok << "/" << t.errors << ", not judged: " << t.not_judged
+            << "\n";
   for (const std::string& m : t.mismatches) ADD_FAILURE() << m;
   EXPECT_GT(t.parses, 800);  // the corpus is there and was read
 }

@@ -1,9 +1,9 @@
 //! Filters (`col=op.value`) as PostgREST reads them: every operator, negation, any/all, fts languages, in-lists,
 //! is-values, like stars, embedded paths, JSON paths in keys, and the RPC-argument reading of GET /rpc/ calls.
+#include <gtest/gtest.h>
+
 #include "dataapi/request/grammar.hpp"
 #include "test_support.hpp"
-
-#include <gtest/gtest.h>
 
 namespace pgwarden::dataapi {
 namespace {
@@ -143,8 +143,8 @@ TEST(FilterValue, ValidatesIsValuesCaseInsensitively) {
 }
 
 TEST(FilterValue, RefusesUnknownOperators) {
-  for (std::string_view bad : {"0", "val", "noop.0", "eq", "eq()", "eq(some).1", "fts().value", "in.1,2", "is().x",
-                               "not.xyz.1", "EQ.1"}) {
+  for (std::string_view bad :
+       {"0", "val", "noop.0", "eq", "eq()", "eq(some).1", "fts().value", "in.1,2", "is().x", "not.xyz.1", "EQ.1"}) {
     SCOPED_TRACE(bad);
     auto r = grammar::ParseFilterValue(bad, false);
     ASSERT_FALSE(r.has_value());

@@ -1,10 +1,10 @@
 //! Prefer (RFC 7240 as PostgREST reads it, and the PGRST122 check), Accept with q-values and specificity, the
 //! media types PostgREST knows, and Content-Type.
+#include <gtest/gtest.h>
+
 #include "dataapi/request/media_type.hpp"
 #include "dataapi/request/preferences.hpp"
 #include "test_support.hpp"
-
-#include <gtest/gtest.h>
 
 namespace pgwarden::dataapi {
 namespace {
@@ -25,8 +25,9 @@ TEST(Preferences, ReadOneHeaderWithSeveralValues) {
 }
 
 TEST(Preferences, ReadRepeatedHeadersAndKeepTheFirstOfEachKind) {
-  const Preferences p = Prefs({"resolution=ignore-duplicates", "count=exact", "missing=null", "handling=lenient",
-                               "invalid", "max-affected=5999", "resolution=merge-duplicates", "tx=commit, tx=rollback"});
+  const Preferences p =
+      Prefs({"resolution=ignore-duplicates", "count=exact", "missing=null", "handling=lenient", "invalid",
+             "max-affected=5999", "resolution=merge-duplicates", "tx=commit, tx=rollback"});
   EXPECT_EQ(p.resolution, PreferResolution::kIgnoreDuplicates);
   EXPECT_EQ(p.missing, PreferMissing::kNull);
   EXPECT_EQ(p.handling, PreferHandling::kLenient);

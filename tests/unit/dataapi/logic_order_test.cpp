@@ -1,9 +1,9 @@
 //! or=/and= logic trees (nested, negated, embedded) and order= terms (directions, nulls, JSON paths, to-one
 //! embed columns), per embed path.
+#include <gtest/gtest.h>
+
 #include "dataapi/request/grammar.hpp"
 #include "test_support.hpp"
-
-#include <gtest/gtest.h>
 
 namespace pgwarden::dataapi {
 namespace {
@@ -32,11 +32,10 @@ TEST(LogicParams, BuildNestedTrees) {
   in.list = {"1", "2,3"};
   OpExpr is_null = Op(FilterOperator::kIs, "");
   const LogicTree expected =
-      Node(LogicOperator::kOr,
-           {Leaf("id", Op(FilterOperator::kEq, "1")),
-            Node(LogicOperator::kAnd, {Leaf("name", Op(FilterOperator::kEq, "entity 2")),
-                                       Leaf("id", Op(FilterOperator::kGt, "2", /*negated=*/true))}),
-            Node(LogicOperator::kOr, {Leaf("a", is_null), Leaf("b", in)}, /*negated=*/true)});
+      Node(LogicOperator::kOr, {Leaf("id", Op(FilterOperator::kEq, "1")),
+                                Node(LogicOperator::kAnd, {Leaf("name", Op(FilterOperator::kEq, "entity 2")),
+                                                           Leaf("id", Op(FilterOperator::kGt, "2", /*negated=*/true))}),
+                                Node(LogicOperator::kOr, {Leaf("a", is_null), Leaf("b", in)}, /*negated=*/true)});
   EXPECT_EQ(req.logic[0].tree, expected);
   EXPECT_TRUE(req.logic[0].path.empty());
 }
@@ -144,8 +143,9 @@ TEST(OrderParams, ReadTermsDirectionsAndNulls) {
                 {{std::nullopt, Field{"name", {}}, std::nullopt, std::nullopt},
                  {"clients", Field{"name", {}}, std::nullopt, std::nullopt},
                  {std::nullopt, Field{"id", {}}, std::nullopt, std::nullopt}}},
-           Case{"a.asc, b.desc", {{std::nullopt, Field{"a", {}}, D::kAsc, std::nullopt},
-                                  {std::nullopt, Field{"b", {}}, D::kDesc, std::nullopt}}},
+           Case{"a.asc, b.desc",
+                {{std::nullopt, Field{"a", {}}, D::kAsc, std::nullopt},
+                 {std::nullopt, Field{"b", {}}, D::kDesc, std::nullopt}}},
        }) {
     SCOPED_TRACE(c.value);
     auto r = grammar::ParseOrder(c.value);

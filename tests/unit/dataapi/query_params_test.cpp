@@ -2,9 +2,10 @@
 //! columns/on_conflict, limit/offset per path with the Range header, PUT limits, profiles and the canonical
 //! query PostgREST puts in Content-Location.
 #include "dataapi/request/query_params.hpp"
-#include "test_support.hpp"
 
 #include <gtest/gtest.h>
+
+#include "test_support.hpp"
 
 namespace pgwarden::dataapi {
 namespace {
@@ -42,7 +43,7 @@ TEST(QueryDecoding, FollowsHttpTypesParseQueryReplacePlus) {
 
 TEST(QueryDecoding, RefusesInvalidUtf8) {
   EXPECT_FALSE(DecodeQueryString("a=%FF").has_value());
-  EXPECT_FALSE(DecodeQueryString("a=%C0%AF").has_value());  // overlong '/'
+  EXPECT_FALSE(DecodeQueryString("a=%C0%AF").has_value());     // overlong '/'
   EXPECT_FALSE(DecodeQueryString("a=%ED%A0%80").has_value());  // a surrogate
   EXPECT_EQ(ParseError("select=%FF").code, "PGRST100");
 }
@@ -108,14 +109,12 @@ TEST(Ranges, CombineLimitOffsetAndTheRangeHeader) {
            Case{"offset=2", std::nullopt, Verb::kGet, Rows(2, std::nullopt)},
            Case{"offset=-4", std::nullopt, Verb::kGet, Rows(0, std::nullopt)},  // clamped by the all-rows range
            Case{"limit=0", std::nullopt, Verb::kGet, Rows(0, 0)},
-           Case{"limit=0", "5-9", Verb::kGet, Rows(0, 0)},  // limit zero wins over the header
+           Case{"limit=0", "5-9", Verb::kGet, Rows(0, 0)},                      // limit zero wins over the header
            Case{"limit=abc", std::nullopt, Verb::kGet, Rows(0, std::nullopt)},  // unreadable: ignored
-           Case{"limit=%205%20", std::nullopt, Verb::kGet, Rows(0, 5)},
-           Case{"", "0-9", Verb::kGet, Rows(0, 10)},
+           Case{"limit=%205%20", std::nullopt, Verb::kGet, Rows(0, 5)}, Case{"", "0-9", Verb::kGet, Rows(0, 10)},
            Case{"", "5-", Verb::kGet, Rows(5, std::nullopt)},
            Case{"", "items=0-9", Verb::kGet, Rows(0, std::nullopt)},  // not PostgREST's form: ignored
-           Case{"limit=3", "0-9", Verb::kGet, Rows(0, 3)},
-           Case{"limit=20&offset=5", "0-9", Verb::kGet, Rows(5, 5)},
+           Case{"limit=3", "0-9", Verb::kGet, Rows(0, 3)}, Case{"limit=20&offset=5", "0-9", Verb::kGet, Rows(5, 5)},
            Case{"", "1-1", Verb::kHead, Rows(0, std::nullopt)},  // only GET reads Range
            Case{"", "1-1", Verb::kPost, Rows(0, std::nullopt)},
            Case{"limit=2&offset=1", "0-0", Verb::kHead, Rows(1, 2)},
@@ -200,10 +199,11 @@ TEST(CanonicalQuery, SortsJoinsRepeatedKeysAndEncodes) {
 
 TEST(ApiErrors, RenderPostgrestBodies) {
   const ApiError e = ParseError("or=()");
-  EXPECT_EQ(ApiErrorBody(e),
-            R"~({"code":"PGRST100","details":"unexpected \")\" expecting field name (* or [a..z0..9_$]), negation )~"
-            R"~(operator (not) or logic operator (and, or)","hint":null,"message":"\"failed to parse logic tree (())\" )~"
-            R"~((line 1, column 4)"})~");
+  EXPECT_EQ(
+      ApiErrorBody(e),
+      R"~({"code":"PGRST100","details":"unexpected \")\" expecting field name (* or [a..z0..9_$]), negation )~"
+      R"~(operator (not) or logic operator (and, or)","hint":null,"message":"\"failed to parse logic tree (())\" )~"
+      R"~((line 1, column 4)"})~");
 }
 
 }  // namespace

@@ -1,9 +1,9 @@
 //! select= as PostgREST's pFieldForest reads it: fields, aliases, casts, JSON paths, aggregates, embeds with
 //! hints and join types, spreads, and what the grammar tolerates or refuses.
+#include <gtest/gtest.h>
+
 #include "dataapi/request/grammar.hpp"
 #include "test_support.hpp"
-
-#include <gtest/gtest.h>
 
 namespace pgwarden::dataapi {
 namespace {
@@ -140,15 +140,15 @@ TEST(SelectParameter, CanonicalFormReadsBackToTheSameTree) {
 
 TEST(SelectParameter, RefusesWhatPostgrestRefuses) {
   for (std::string_view in : {
-           "name!hint",               // a hint outside an embed
-           "id,clients(name[])",      // '[' is not an identifier character
-           "data->>-78xy",            // a malformed negative index
-           "rel->jsonpath(*)",        // no JSON path on an embed
-           "name::",                  // a cast without a type
-           "alias:*",                 // no alias on *
-           "a,,b",                    // an empty item
-           "rel(a",                   // an unclosed embed
-           "count(a)",                // count() takes nothing
+           "name!hint",           // a hint outside an embed
+           "id,clients(name[])",  // '[' is not an identifier character
+           "data->>-78xy",        // a malformed negative index
+           "rel->jsonpath(*)",    // no JSON path on an embed
+           "name::",              // a cast without a type
+           "alias:*",             // no alias on *
+           "a,,b",                // an empty item
+           "rel(a",               // an unclosed embed
+           "count(a)",            // count() takes nothing
        }) {
     SCOPED_TRACE(in);
     auto r = grammar::ParseSelect(in);

@@ -2,17 +2,17 @@
 //! terse builders for expected ASTs.
 #pragma once
 
-#include "dataapi/request/api_error.hpp"
-#include "dataapi/request/api_request.hpp"
-#include "dataapi/request/format.hpp"
-#include "dataapi/request/query_params.hpp"
-
 #include <gtest/gtest.h>
 
 #include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "dataapi/request/api_error.hpp"
+#include "dataapi/request/api_request.hpp"
+#include "dataapi/request/format.hpp"
+#include "dataapi/request/query_params.hpp"
 
 namespace pgwarden::dataapi {
 
