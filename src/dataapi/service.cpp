@@ -20,11 +20,7 @@ namespace bhttp = http::bhttp;
 namespace {
 
 ApiError JwtError(std::string message) {
-  ApiError e;
-  e.status = 401;
-  e.code = "PGRST301";
-  e.message = std::move(message);
-  return e;
+  return MakeApiError(401, "PGRST301", std::move(message));
 }
 
 // PostgREST's SQLSTATE -> HTTP status table (data-api.md §2.10).
@@ -67,11 +63,7 @@ ApiResult<DataApiService::Identity> DataApiService::Authenticate(const http::Req
   const auto auth = Trim(req.Header(bhttp::field::authorization));
   if (auth.empty()) {
     if (!cfg_.allow_anonymous) {
-      ApiError e;
-      e.status = 401;
-      e.code = "PGRST302";
-      e.message = "Anonymous access is disabled";
-      return e;
+      return MakeApiError(401, "PGRST302", "Anonymous access is disabled");
     }
     return Identity{cfg_.anon_role, "{\"role\":" + JsonString(cfg_.anon_role) + "}"};
   }
@@ -130,11 +122,7 @@ ApiResult<DataApiService::Identity> DataApiService::Authenticate(const http::Req
   bool allowed = false;
   for (const auto& a : cfg_.roles) allowed = allowed || a == role;
   if (!allowed) {
-    ApiError e;
-    e.status = 401;
-    e.code = "PGRST303";
-    e.message = "JWT role is not allowed";
-    return e;
+    return MakeApiError(401, "PGRST303", "JWT role is not allowed");
   }
   return Identity{role, boost::json::serialize(claims)};
 }
@@ -205,11 +193,7 @@ boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req
   const std::string schema = api.schema.empty() ? snapshot->Schemas().front() : api.schema;
   const Relation* rel = snapshot->Find(schema, resource);
   if (!rel) {
-    ApiError e;
-    e.status = 404;
-    e.code = "PGRST205";
-    e.message = "Could not find the table '" + schema + "." + resource + "' in the schema cache";
-    co_return Error(req, e);
+    co_return Error(req, MakeApiError(404, "PGRST205", "Could not find the table '" + schema + "." + resource + "' in the schema cache"));
   }
 
   ApiResult<Statement> stmt = ApiError{};
@@ -221,11 +205,7 @@ boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req
     case Verb::kPatch: stmt = BuildUpdate(api, *rel, req.raw.body()); break;
     case Verb::kDelete: stmt = BuildDelete(api, *rel); break;
     default: {
-      ApiError e;
-      e.status = 405;
-      e.code = "PGRST117";
-      e.message = "Unsupported HTTP method";
-      co_return Error(req, e);
+      co_return Error(req, MakeApiError(405, "PGRST117", "Unsupported HTTP method"));
     }
   }
   if (!stmt) co_return Error(req, stmt.error());
@@ -271,17 +251,9 @@ boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req
     if (explicit_tx) co_await (*lease)->Script("ROLLBACK");
     const auto& err = results.error();
     if (err.code == ErrorCode::kServiceUnavailable && err.sqlstate.empty()) {
-      ApiError e;
-      e.status = 503;
-      e.code = "PGRST000";
-      e.message = "Database client error. Retrying the connection.";
-      co_return Error(req, e);
+      co_return Error(req, MakeApiError(503, "PGRST000", "Database client error. Retrying the connection."));
     }
-    ApiError e;
-    e.status = StatusFor(err.sqlstate, identity->role != cfg_.anon_role);
-    e.code = err.sqlstate;
-    e.message = err.message;
-    co_return Error(req, e);
+    co_return Error(req, MakeApiError(StatusFor(err.sqlstate, identity->role != cfg_.anon_role), err.sqlstate, err.message));
   }
   const db::Rows& main = results->back();
   const std::int64_t page = main.Empty() ? 0 : main.Int64(0, 1);
@@ -291,21 +263,12 @@ boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req
 
   if (singular && page != 1) {
     if (explicit_tx) co_await (*lease)->Script("ROLLBACK");
-    ApiError e;
-    e.status = 406;
-    e.code = "PGRST116";
-    e.message = "JSON object requested, multiple (or no) rows returned";
-    e.details = "The result contains " + std::to_string(page) + " rows";
-    co_return Error(req, e);
+    co_return Error(req, MakeApiError(406, "PGRST116", "JSON object requested, multiple (or no) rows returned", "The result contains " + std::to_string(page) + " rows"));
   }
   if (explicit_tx) {
     auto end = co_await (*lease)->Script(rollback ? "ROLLBACK" : "COMMIT");
     if (!end) {
-      ApiError e;
-      e.status = StatusFor(end.error().sqlstate, true);
-      e.code = end.error().sqlstate;
-      e.message = end.error().message;
-      co_return Error(req, e);
+      co_return Error(req, MakeApiError(StatusFor(end.error().sqlstate, true), end.error().sqlstate, end.error().message));
     }
   }
 

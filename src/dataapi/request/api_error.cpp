@@ -99,4 +99,13 @@ std::string ApiErrorBody(const ApiError& e) {
   return out;
 }
 
+ApiError MakeApiError(int status, std::string code, std::string message, std::optional<std::string> details) {
+  ApiError e;
+  e.status = status;
+  e.code = std::move(code);
+  e.message = std::move(message);
+  e.details = std::move(details);
+  return e;
+}
+
 }  // namespace pgwarden::dataapi

@@ -55,6 +55,9 @@ ApiError PutLimitNotAllowedError();
 //! PGRST122; `invalid` as Preferences lists them ("Invalid preferences: a, b").
 ApiError InvalidPreferencesError(std::span<const std::string> invalid);
 
+//! Errors raised after the request stage (planner, executor, auth): status, PGRST code or SQLSTATE, message.
+ApiError MakeApiError(int status, std::string code, std::string message, std::optional<std::string> details = {});
+
 //! The response body: {"code":..,"details":..,"hint":..,"message":..} (null for absent details/hint).
 std::string ApiErrorBody(const ApiError& e);
 

@@ -6,28 +6,15 @@ namespace pgwarden::dataapi {
 namespace {
 
 ApiError ColumnError(std::string_view rel, std::string_view column) {
-  ApiError e;
-  e.status = 400;
-  e.code = "42703";
-  e.message = "column " + std::string(rel) + "." + std::string(column) + " does not exist";
-  return e;
+  return MakeApiError(400, "42703", "column " + std::string(rel) + "." + std::string(column) + " does not exist");
 }
 
 ApiError BodyError(std::string message) {
-  ApiError e;
-  e.status = 400;
-  e.code = "PGRST102";
-  e.message = std::move(message);
-  return e;
+  return MakeApiError(400, "PGRST102", std::move(message));
 }
 
 ApiError NotImplemented(std::string what) {
-  ApiError e;
-  e.status = 400;
-  e.code = "PGRST127";
-  e.message = "Feature not implemented";
-  e.details = std::move(what);
-  return e;
+  return MakeApiError(400, "PGRST127", "Feature not implemented", std::move(what));
 }
 
 // Casts are emitted unquoted (so int, text[], "double precision" aliases work): only a strict type-name syntax.
@@ -326,11 +313,7 @@ ApiResult<std::vector<std::string>> InsertColumns(const ApiRequest& req, const R
   }
   for (const auto& c : cols)
     if (!rel.FindColumn(c)) {
-      ApiError e;
-      e.status = 400;
-      e.code = "PGRST204";
-      e.message = "Could not find the '" + c + "' column of '" + rel.name + "' in the schema cache";
-      return e;
+      return MakeApiError(400, "PGRST204", "Could not find the '" + c + "' column of '" + rel.name + "' in the schema cache");
     }
   return cols;
 }
@@ -395,11 +378,7 @@ ApiResult<Statement> BuildUpdate(const ApiRequest& req, const Relation& rel, std
   for (const auto& kv : v.as_object()) {
     const std::string key(kv.key());
     if (!rel.FindColumn(key)) {
-      ApiError e;
-      e.status = 400;
-      e.code = "PGRST204";
-      e.message = "Could not find the '" + key + "' column of '" + rel.name + "' in the schema cache";
-      return e;
+      return MakeApiError(400, "PGRST204", "Could not find the '" + key + "' column of '" + rel.name + "' in the schema cache");
     }
     set += (set.empty() ? "" : ", ") + QuoteIdent(key) + " = pgrst_body." + QuoteIdent(key);
   }
