@@ -16,6 +16,15 @@ $$;
 
 GRANT anonymous TO authenticator;
 GRANT authenticated TO authenticator;
+-- The role pgwarden itself connects as (DATABASE_URL) switches to these per Data API request, so it needs
+-- membership too (a CREATEROLE owner is not a member of the roles it creates before PostgreSQL 16).
+DO $$
+BEGIN
+  IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    EXECUTE format('GRANT anonymous, authenticated TO %I', current_user);
+  END IF;
+END
+$$;
 
 CREATE SCHEMA IF NOT EXISTS auth;
 GRANT USAGE ON SCHEMA auth TO anonymous, authenticated;
