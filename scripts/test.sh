@@ -28,11 +28,12 @@ ctest_counts() {  # log -> "passed failed"
   total=$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$line")
   echo "$((total - failed)) $failed"
 }
-node_counts() {  # log -> "passed failed"
-  local p f
+node_counts() {  # log -> "passed failed" (cancelled tests count as failed: a broken hook must not pass)
+  local p f c
   p=$(grep -E '^# pass [0-9]+' "$1" | tail -1 | awk '{print $3}')
   f=$(grep -E '^# fail [0-9]+' "$1" | tail -1 | awk '{print $3}')
-  echo "${p:-0} ${f:-1}"
+  c=$(grep -E '^# cancelled [0-9]+' "$1" | tail -1 | awk '{print $3}')
+  echo "${p:-0} $(( ${f:-1} + ${c:-0} ))"
 }
 
 LOGS="$ROOT/build/test-logs"
@@ -81,6 +82,7 @@ else
     export PGWARDEN_SHARED="$SHARED"
     (cd tests/e2e && node --test --test-concurrency=1 --test-reporter=tap ../interop/*.test.mjs) >"$LOGS/interop.log" 2>&1
     read -r p f < <(node_counts "$LOGS/interop.log"); record interop "$p" "$f"
+    scripts/oracle.sh stop >/dev/null 2>&1
     [[ "$f" != 0 ]] && grep -E '^not ok|# Subtest|error:|expected|actual' "$LOGS/interop.log" | head -60
   elif [[ ! -d "$SHARED/oracle/better-auth" ]]; then
     echo "[test] ../shared is absent: interop and differential tests against the Better Auth oracle skipped"
