@@ -285,7 +285,7 @@ int Dev(std::map<std::string, std::string> env, const std::string& state_dir) {
     std::printf(
         "\n  pgwarden is running\n\n"
         "  Auth URL:      %s/%s/auth\n"
-        "  Data API URL:  %s/%s/rest/v1   (coming with the Data API)\n"
+        "  Data API URL:  %s/%s/rest/v1   (tables of schema public; NOTIFY pgrst, 'reload schema' after DDL)\n"
         "  JWKS:          %s/%s/auth/.well-known/jwks.json\n"
         "  Postgres:      psql \"host=%s port=%d dbname=%s user=postgres\"\n\n"
         "  Try it:\n"
