@@ -13,6 +13,14 @@ std::string_view Trim(std::string_view s);
 std::vector<std::string_view> Split(std::string_view s, char sep);
 bool StartsWith(std::string_view s, std::string_view prefix);
 
+//! Value of one hexadecimal digit (either case), or -1.
+constexpr int HexDigitValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 //! The e-mail syntax Better Auth accepts (zod's email(): local part of [A-Za-z0-9_'+.-] without leading,
 //! trailing or double dots; domain of dot-separated labels of [A-Za-z0-9-] not starting with '-', and a
 //! TLD of at least two letters). Also rejects anything over 254 bytes and control characters.

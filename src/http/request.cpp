@@ -3,14 +3,6 @@
 #include "core/text.hpp"
 
 namespace pgwarden::http {
-namespace {
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-}  // namespace
 
 std::string_view Request::Header(bhttp::field f) const {
   const auto it = raw.find(f);
@@ -31,7 +23,7 @@ std::optional<std::string> FormDecode(std::string_view s) {
       out += ' ';
     } else if (c == '%') {
       if (i + 2 >= s.size()) return std::nullopt;
-      const int hi = HexValue(s[i + 1]), lo = HexValue(s[i + 2]);
+      const int hi = HexDigitValue(s[i + 1]), lo = HexDigitValue(s[i + 2]);
       if (hi < 0 || lo < 0) return std::nullopt;
       out += static_cast<char>(hi * 16 + lo);
       i += 2;

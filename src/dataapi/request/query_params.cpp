@@ -4,6 +4,7 @@
 #include <limits>
 #include <utility>
 
+#include "core/text.hpp"
 #include "dataapi/request/grammar.hpp"
 #include "dataapi/request/media_type.hpp"
 #include "dataapi/request/preferences.hpp"
@@ -12,12 +13,6 @@
 namespace pgwarden::dataapi {
 namespace {
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 //! http-types' urlDecode True.
 std::string UrlDecode(std::string_view s) {
@@ -27,8 +22,8 @@ std::string UrlDecode(std::string_view s) {
     const char c = s[i];
     if (c == '+') {
       out += ' ';
-    } else if (c == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 && HexValue(s[i + 2]) >= 0) {
-      out += static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2]));
+    } else if (c == '%' && i + 2 < s.size() && HexDigitValue(s[i + 1]) >= 0 && HexDigitValue(s[i + 2]) >= 0) {
+      out += static_cast<char>(HexDigitValue(s[i + 1]) * 16 + HexDigitValue(s[i + 2]));
       i += 2;
     } else {
       out += c;
