@@ -52,9 +52,10 @@ std::optional<std::string> Request::Query(std::string_view name) const {
   for (const auto part : Split(query, '&')) {
     const auto eq = part.find('=');
     const auto key = part.substr(0, eq);
-    if (key != name) {
-      // Keys may be encoded too; compare decoded only when needed.
-      if (key.find('%') == std::string_view::npos && key.find('+') == std::string_view::npos) continue;
+    // Keys may be encoded too: compare the decoded key when it has escapes ("x+y" is "x y"), else the raw one.
+    if (key.find('%') == std::string_view::npos && key.find('+') == std::string_view::npos) {
+      if (key != name) continue;
+    } else {
       const auto decoded = FormDecode(key);
       if (!decoded || *decoded != name) continue;
     }
