@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libpq-dev postgresql-15 postgresql-client-15
+  libpq-dev postgresql-15 postgresql-client-15 postgresql-15-postgis-3
   libssl-dev libsodium-dev libutf8proc-dev
   libtomlplusplus-dev
   libgtest-dev libgmock-dev

@@ -7,6 +7,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -20,6 +21,7 @@
 #include "crypto/random.hpp"
 #include "db/local_cluster.hpp"
 #include "db/migrate.hpp"
+#include "core/text.hpp"
 #include "http/server.hpp"
 
 namespace pgwarden::app {
@@ -65,6 +67,93 @@ class SignalWaiter {
   std::thread thread_;
   std::atomic<bool> done_{false};
 };
+
+dataapi::DataApiConfig ToServiceConfig(const config::DataApiSettings& d) {
+  dataapi::DataApiConfig c;
+  c.schemas = d.schemas;
+  c.extra_search_path = d.extra_search_path;
+  c.anon_role = d.anon_role;
+  c.roles = d.roles;
+  c.role_claim_path = d.jwt_role_claim_path;
+  c.max_rows = d.max_rows;
+  if (!d.jwt_secret.empty()) c.hs256_secret = d.jwt_secret;
+  if (!d.jwt_aud.empty()) c.audience = d.jwt_aud;
+  c.require_exp = d.require_exp;
+  c.statement_timeout_ms = d.statement_timeout_ms;
+  if (!d.pre_request.empty()) c.pre_request = d.pre_request;
+  c.tx_end = d.tx_end == "commit-allow-override"     ? dataapi::TxEnd::kCommitAllowOverride
+             : d.tx_end == "rollback"                ? dataapi::TxEnd::kRollback
+             : d.tx_end == "rollback-allow-override" ? dataapi::TxEnd::kRollbackAllowOverride
+                                                     : dataapi::TxEnd::kCommit;
+  c.aggregates_enabled = d.aggregates_enabled;
+  c.app_settings = d.app_settings;
+  c.server_timing = d.server_timing;
+  c.openapi_mode = d.openapi_mode;
+  if (!d.root_spec.empty()) c.root_spec = d.root_spec;
+  return c;
+}
+
+// PostgREST's CORS (wai-cors as PostgREST configures it): any origin unless a list is configured, no
+// credentials, a fixed method list and the requested headers echoed after Authorization.
+void ApplyRestCors(const config::DataApiSettings& d, const http::Request& req, http::Response& res) {
+  const auto origin = req.Header(bhttp::field::origin);
+  if (origin.empty()) return;
+  if (!d.cors_allowed_origins.empty()) {
+    if (std::find(d.cors_allowed_origins.begin(), d.cors_allowed_origins.end(), origin) == d.cors_allowed_origins.end())
+      return;
+    res.set(bhttp::field::access_control_allow_origin, origin);
+    res.set(bhttp::field::vary, "Origin");
+  } else {
+    res.set(bhttp::field::access_control_allow_origin, "*");
+  }
+  res.set(bhttp::field::access_control_expose_headers,
+          "Content-Encoding, Content-Location, Content-Range, Content-Type, Date, Location, Server, "
+          "Transfer-Encoding, Range-Unit");
+}
+
+http::Response RestPreflight(const config::DataApiSettings& d, const http::Request& req) {
+  auto res = http::MakeResponse(req, bhttp::status::ok);
+  ApplyRestCors(d, req, res);
+  res.erase(bhttp::field::access_control_expose_headers);
+  if (res.find(bhttp::field::access_control_allow_origin) == res.end()) return res;
+  res.set(bhttp::field::access_control_allow_methods, "GET, POST, PATCH, PUT, DELETE, OPTIONS, HEAD");
+  std::string headers = "Authorization";
+  for (auto h : Split(req.Header(bhttp::field::access_control_request_headers), ',')) {
+    h = Trim(h);
+    if (!h.empty() && !IEquals(h, "authorization")) headers += ", " + std::string(h);
+  }
+  headers += ", Accept, Accept-Language, Content-Language";
+  res.set(bhttp::field::access_control_allow_headers, headers);
+  res.set(bhttp::field::access_control_max_age, "86400");
+  return res;
+}
+
+// The Data API below its root: "" (root), "<relation>", "rpc/<function>"; anything else is PGRST125.
+asio::awaitable<http::Response> DispatchRest(dataapi::DataApiService& api, http::Request& req, std::string_view sub) {
+  auto decoded = PercentDecode(sub);
+  if (!decoded) {
+    co_return http::MakeResponse(req, bhttp::status::not_found,
+                                 "{\"code\":\"PGRST125\",\"details\":null,\"hint\":null,\"message\":\"Invalid path specified in request URL\"}",
+                                 "application/json; charset=utf-8");
+  }
+  std::string path = std::move(*decoded);
+  if (path.rfind("rpc/", 0) == 0 && path.find('/', 4) == std::string::npos && path.size() > 4) {
+    std::string fn = path.substr(4);
+    auto res = co_await api.HandleRpc(req, std::move(fn));
+    co_return res;
+  }
+  if (path.empty()) {
+    auto res = co_await api.HandleRoot(req);
+    co_return res;
+  }
+  if (path.find('/') != std::string::npos) {
+    co_return http::MakeResponse(req, bhttp::status::not_found,
+                                 "{\"code\":\"PGRST125\",\"details\":null,\"hint\":null,\"message\":\"Invalid path specified in request URL\"}",
+                                 "application/json; charset=utf-8");
+  }
+  auto res = co_await api.Handle(req, std::move(path));
+  co_return res;
+}
 
 }  // namespace
 
@@ -140,13 +229,7 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
 
   std::unique_ptr<dataapi::DataApiService> data_api;
   if (schema) {
-    dataapi::DataApiConfig dcfg;
-    dcfg.schemas = cfg.data_api.schemas;
-    dcfg.anon_role = cfg.data_api.anon_role.empty() ? "anonymous" : cfg.data_api.anon_role;
-    dcfg.allow_anonymous = !cfg.data_api.anon_role.empty();
-    dcfg.max_rows = cfg.data_api.max_rows;
-    if (!cfg.data_api.jwt_secret.empty()) dcfg.hs256_secret = cfg.data_api.jwt_secret;
-    if (!cfg.data_api.jwt_aud.empty()) dcfg.audience = cfg.data_api.jwt_aud;
+    dataapi::DataApiConfig dcfg = ToServiceConfig(cfg.data_api);
     std::vector<std::unique_ptr<db::Pool>> dpools;
     for (int i = 0; i < server.Workers(); ++i)
       dpools.push_back(std::make_unique<db::Pool>(server.Executor(i), cfg.db.url, cfg.data_api.pool_per_thread));
@@ -180,16 +263,6 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
 
   const auto& cors = auth_service.Cors();
   const std::string rest_prefix = "/" + cfg.db.database_name + "/rest/v1/";
-  if (data_api) {
-    for (const auto verb : {bhttp::verb::get, bhttp::verb::head, bhttp::verb::post, bhttp::verb::patch,
-                            bhttp::verb::put, bhttp::verb::delete_}) {
-      router.Add(verb, rest_prefix + ":relation", [&data_api](http::Request& req) -> asio::awaitable<http::Response> {
-        std::string relation = req.params.empty() ? std::string() : req.params[0];
-        auto res = co_await data_api->Handle(req, std::move(relation));
-        co_return res;
-      });
-    }
-  }
   // The Data API is called without credentials: any origin may read the answers (sdk-contract §6, CORS).
   http::CorsPolicy rest_cors;
   rest_cors.any_origin = true;
@@ -199,21 +272,16 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
       "authorization, content-type, prefer, accept, accept-profile, content-profile, x-neon-client-info, "
       "x-client-info, range";
   rest_cors.expose_headers = "Content-Range, Content-Location, Location, Preference-Applied";
-  http::Handler handler = [&router, &cors, &rest_cors, auth_prefix,
+  http::Handler handler = [&router, &cors, &rest_cors, &data_api, auth_prefix,
                             rest_prefix](http::Request& req) -> asio::awaitable<http::Response> {
     const bool is_auth = req.path.size() > auth_prefix.size() && req.path.substr(0, auth_prefix.size()) == auth_prefix &&
                          req.path[auth_prefix.size()] == '/';
     const bool is_rest = req.path.substr(0, rest_prefix.size()) == rest_prefix;
     if (req.raw.method() == bhttp::verb::options && is_auth) co_return http::Preflight(cors, req);
     if (req.raw.method() == bhttp::verb::options && is_rest) co_return http::Preflight(rest_cors, req);
-    if (is_rest) {
-      const http::Handler* h = router.Find(req.raw.method(), req.path, req.params);
-      http::Response res;
-      if (h) {
-        res = co_await (*h)(req);
-      } else {
-        res = http::MakeResponse(req, bhttp::status::not_found);
-      }
+    if (is_rest && data_api) {
+      const std::string_view sub = req.path.substr(rest_prefix.size());
+      http::Response res = co_await DispatchRest(*data_api, req, sub);
       http::ApplyCors(rest_cors, req, res);
       co_return res;
     }
@@ -246,6 +314,75 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
   server.Run(std::move(handler));
   auth_service.Shutdown();
   if (data_api) data_api->Shutdown();
+  server_ptr.reset();
+  log::Info("server.stopped");
+  return 0;
+}
+
+int ServeRest(const config::Config& cfg, const std::function<void(std::uint16_t)>& banner) {
+  log::SetLevel(ParseLevel(cfg.log_level));
+  SignalWaiter signals;
+  std::shared_ptr<const dataapi::SchemaCache> schema;
+  {
+    // The database is the user's: nothing is migrated or created; only the schema cache is read.
+    auto conn = db::Connection::ConnectBlocking(cfg.db.url);
+    if (!conn) {
+      log::Error("db.connect_failed", {{"error", conn.error().message}});
+      return 1;
+    }
+    auto snapshot = dataapi::SchemaCache::Load(**conn, cfg.data_api.schemas);
+    if (!snapshot) {
+      log::Error("dataapi.schema_failed", {{"error", snapshot.error().message}});
+      return 1;
+    }
+    schema = *snapshot;
+  }
+  http::ServerOptions opts;
+  opts.host = cfg.http.host;
+  opts.port = cfg.http.port;
+  opts.threads = cfg.http.threads > 0 ? cfg.http.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  opts.max_body_bytes = cfg.http.max_body_bytes;
+  opts.max_header_bytes = cfg.http.max_header_bytes;
+  opts.idle_timeout_s = cfg.http.idle_timeout_s;
+  opts.request_timeout_s = cfg.http.request_timeout_s;
+  auto server_ptr = std::make_unique<http::Server>(opts);
+  http::Server& server = *server_ptr;
+  std::vector<std::unique_ptr<db::Pool>> pools;
+  for (int i = 0; i < server.Workers(); ++i)
+    pools.push_back(std::make_unique<db::Pool>(server.Executor(i), cfg.db.url, cfg.data_api.pool_per_thread));
+  dataapi::DataApiConfig dcfg = ToServiceConfig(cfg.data_api);
+  auto data_api = std::make_unique<dataapi::DataApiService>(dcfg, dataapi::OwnKeyVerifier{}, schema, std::move(pools));
+  auto listen_ex = server.Executor(0);
+  asio::co_spawn(listen_ex, data_api->ListenForReloads(listen_ex, cfg.db.url), asio::detached);
+
+  const config::DataApiSettings& settings = cfg.data_api;
+  http::Handler handler = [&data_api, &settings](http::Request& req) -> asio::awaitable<http::Response> {
+    if (req.raw.method() == bhttp::verb::options &&
+        !req.Header(bhttp::field::access_control_request_method).empty()) {
+      co_return RestPreflight(settings, req);
+    }
+    if (req.path.empty() || req.path.front() != '/') {
+      co_return http::MakeResponse(req, bhttp::status::not_found);
+    }
+    http::Response res = co_await DispatchRest(*data_api, req, req.path.substr(1));
+    ApplyRestCors(settings, req, res);
+    co_return res;
+  };
+  std::uint16_t port = 0;
+  try {
+    port = server.Listen();
+  } catch (const std::exception& e) {
+    log::Error("http.listen_failed", {{"address", cfg.http.host + ":" + std::to_string(cfg.http.port)}, {"error", e.what()}});
+    return 1;
+  }
+  log::Info("http.listening", {{"address", cfg.http.host + ":" + std::to_string(port)}, {"mode", "rest"}});
+  if (banner) banner(port);
+  signals.Start([&server](int sig) {
+    log::Info("server.stopping", {{"signal", sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM"}});
+    server.Stop();
+  });
+  server.Run(std::move(handler));
+  data_api->Shutdown();
   server_ptr.reset();
   log::Info("server.stopped");
   return 0;

@@ -12,6 +12,7 @@ constexpr const char* kUsage =
     "usage: pgwarden <command>\n"
     "  serve     run the auth service against DATABASE_URL (migrates first)\n"
     "  migrate   apply the database migrations and exit\n"
+    "  rest      the Data API alone at the root path, a PostgREST drop-in configured by PGRST_* settings\n"
     "  dev       private Postgres under .pgwarden/ (or PGWARDEN_STATE_DIR), a kept secret, then serve\n"
     "  cluster start|stop <dir> [db]   a private Postgres in <dir> (tests, tooling); prints its conninfo\n"
     "  version   print the version\n"
@@ -34,6 +35,14 @@ int main(int argc, char** argv) {
   if (cmd == "serve") {
     if (int rc = LoadOrReport(true, cfg)) return rc;
     return pgwarden::app::Serve(cfg);
+  }
+  if (cmd == "rest") {
+    auto loaded = pgwarden::config::LoadRest(pgwarden::config::ProcessEnvironment());
+    if (!loaded.errors.empty()) {
+      for (const auto& e : loaded.errors) std::fprintf(stderr, "config: %s\n", e.c_str());
+      return 2;
+    }
+    return pgwarden::app::ServeRest(loaded.config);
   }
   if (cmd == "migrate") {
     auto loaded = pgwarden::config::Load(pgwarden::config::ProcessEnvironment(), true);

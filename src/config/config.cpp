@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/text.hpp"
+#include "crypto/encoding.hpp"
 
 extern char** environ;
 
@@ -80,6 +81,101 @@ void Flatten(const toml::table& table, std::map<std::string, std::string>& out, 
     } else {
       errors.push_back("config file: unsupported value for \"" + std::string(key.str()) + "\"");
     }
+  }
+}
+
+std::vector<std::string> SplitList(std::string_view v) {
+  std::vector<std::string> out;
+  for (auto part : Split(v, ',')) {
+    part = Trim(part);
+    if (!part.empty()) out.emplace_back(part);
+  }
+  return out;
+}
+
+// jwt-role-claim-key: ".role", ".\"https://x.com/claims\".role" -> {"role"}, {"https://x.com/claims", "role"}.
+std::optional<std::vector<std::string>> ParseClaimPath(std::string_view v) {
+  std::vector<std::string> path;
+  size_t i = 0;
+  while (i < v.size()) {
+    if (v[i] != '.') return std::nullopt;
+    ++i;
+    std::string key;
+    if (i < v.size() && v[i] == '"') {
+      ++i;
+      while (i < v.size() && v[i] != '"') key += v[i++];
+      if (i >= v.size()) return std::nullopt;
+      ++i;
+    } else {
+      while (i < v.size() && v[i] != '.') key += v[i++];
+    }
+    if (key.empty()) return std::nullopt;
+    path.push_back(std::move(key));
+  }
+  if (path.empty()) return std::nullopt;
+  return path;
+}
+
+// The Data API's settings (PostgREST's names). Values present but empty count for the list settings
+// (PGRST_DB_EXTRA_SEARCH_PATH="" is an empty list, as in PostgREST).
+void ReadDataApi(const Source& src, DataApiSettings& d, std::vector<std::string>& errors) {
+  src.Bool({"PGWARDEN_DATA_API"}, d.enabled);
+  if (auto v = src.Get({"PGRST_DB_SCHEMAS", "PGWARDEN_DATA_API_SCHEMAS"})) {
+    d.schemas = SplitList(*v);
+    if (d.schemas.empty()) errors.push_back("PGRST_DB_SCHEMAS: at least one schema is needed");
+    for (const auto& sch : d.schemas)
+      if (sch == "neon_auth" || sch == "pgwarden" || sch == "pg_catalog" || sch == "information_schema")
+        errors.push_back("PGRST_DB_SCHEMAS: \"" + sch + "\" holds credentials or catalogs and is never exposed");
+  }
+  if (auto it = src.env.find("PGRST_DB_EXTRA_SEARCH_PATH"); it != src.env.end()) d.extra_search_path = SplitList(it->second);
+  else if (auto v = src.Get({"PGWARDEN_DATA_API_EXTRA_SEARCH_PATH"})) d.extra_search_path = SplitList(*v);
+  if (auto v = src.Get({"PGRST_DB_ANON_ROLE", "PGWARDEN_DATA_API_ANON_ROLE"})) d.anon_role = *v;
+  if (auto v = src.Get({"PGRST_DB_MAX_ROWS", "PGWARDEN_DATA_API_MAX_ROWS"})) {
+    long long rows = 0;
+    const auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), rows);
+    if (ec != std::errc() || p != v->data() + v->size() || rows < 0) {
+      errors.push_back("PGRST_DB_MAX_ROWS: expected a non-negative integer, got \"" + *v + "\"");
+    } else {
+      d.max_rows = rows == 0 ? std::nullopt : std::optional<std::int64_t>(rows);
+    }
+  }
+  src.Bool({"PGRST_JWT_SECRET_IS_BASE64"}, d.jwt_secret_is_base64);
+  if (auto v = src.Get({"PGRST_JWT_SECRET"})) {
+    d.jwt_secret = *v;
+    if (d.jwt_secret_is_base64) {
+      std::string b64 = *v;
+      while (b64.size() % 4) b64 += '=';
+      for (char& ch : b64) ch = ch == '-' ? '+' : ch == '_' ? '/' : ch;
+      if (auto raw = crypto::Base64Decode(b64)) d.jwt_secret = *raw;
+      else errors.push_back("PGRST_JWT_SECRET: not valid base64 (PGRST_JWT_SECRET_IS_BASE64 is set)");
+    }
+    if (!d.jwt_secret.empty() && d.jwt_secret.front() != '{' && d.jwt_secret.size() < 32)
+      errors.push_back("PGRST_JWT_SECRET: an HS256 secret needs at least 32 bytes");
+  }
+  if (auto v = src.Get({"PGRST_JWT_AUD"})) d.jwt_aud = *v;
+  if (auto v = src.Get({"PGRST_JWT_ROLE_CLAIM_KEY"})) {
+    if (auto path = ParseClaimPath(*v)) d.jwt_role_claim_path = *path;
+    else errors.push_back("PGRST_JWT_ROLE_CLAIM_KEY: expected a path like .role or .\"claims\".role, got \"" + *v + "\"");
+  }
+  if (auto it = src.env.find("PGWARDEN_DATA_API_ROLES"); it != src.env.end()) d.roles = SplitList(it->second);
+  if (auto v = src.Get({"PGRST_DB_PRE_REQUEST"})) d.pre_request = *v;
+  if (auto v = src.Get({"PGRST_DB_TX_END"})) {
+    if (*v != "commit" && *v != "commit-allow-override" && *v != "rollback" && *v != "rollback-allow-override")
+      errors.push_back("PGRST_DB_TX_END: expected commit, commit-allow-override, rollback or rollback-allow-override, got \"" + *v + "\"");
+    else d.tx_end = *v;
+  }
+  src.Bool({"PGRST_DB_AGGREGATES_ENABLED"}, d.aggregates_enabled);
+  if (auto v = src.Get({"PGRST_OPENAPI_MODE"})) {
+    if (*v != "follow-privileges" && *v != "ignore-privileges" && *v != "disabled")
+      errors.push_back("PGRST_OPENAPI_MODE: expected follow-privileges, ignore-privileges or disabled, got \"" + *v + "\"");
+    else d.openapi_mode = *v;
+  }
+  if (auto v = src.Get({"PGRST_DB_ROOT_SPEC"})) d.root_spec = *v;
+  if (auto v = src.Get({"PGRST_SERVER_CORS_ALLOWED_ORIGINS"})) d.cors_allowed_origins = SplitList(*v);
+  src.Bool({"PGRST_SERVER_TIMING_ENABLED"}, d.server_timing);
+  src.Int({"PGWARDEN_DATA_API_STATEMENT_TIMEOUT_MS"}, d.statement_timeout_ms, 0, 3600 * 1000);
+  for (const auto& [k, v] : src.env) {
+    if (k.rfind("PGRST_APP_SETTINGS_", 0) == 0 && k.size() > 19) d.app_settings[AsciiLower(k.substr(19))] = v;
   }
 }
 
@@ -241,31 +337,7 @@ LoadResult Load(const std::map<std::string, std::string>& env, bool require_data
     errors.push_back("PGWARDEN_MIN_PASSWORD_LENGTH: larger than PGWARDEN_MAX_PASSWORD_LENGTH");
   src.Int({"PGWARDEN_HASH_THREADS"}, c.auth.hash_threads, 0, 64);
 
-  // Data API (PostgREST's names)
-  src.Bool({"PGWARDEN_DATA_API"}, c.data_api.enabled);
-  if (auto v = src.Get({"PGRST_DB_SCHEMAS", "PGWARDEN_DATA_API_SCHEMAS"})) {
-    c.data_api.schemas.clear();
-    for (auto part : Split(*v, ',')) {
-      part = Trim(part);
-      if (!part.empty()) c.data_api.schemas.emplace_back(part);
-    }
-    if (c.data_api.schemas.empty()) errors.push_back("PGRST_DB_SCHEMAS: at least one schema is needed");
-    for (const auto& sch : c.data_api.schemas)
-      if (sch == "neon_auth" || sch == "pgwarden" || sch == "pg_catalog" || sch == "information_schema")
-        errors.push_back("PGRST_DB_SCHEMAS: \"" + sch + "\" holds credentials or catalogs and is never exposed");
-  }
-  if (auto v = src.Get({"PGRST_DB_ANON_ROLE", "PGWARDEN_DATA_API_ANON_ROLE"})) c.data_api.anon_role = *v;
-  if (auto v = src.Get({"PGRST_DB_MAX_ROWS", "PGWARDEN_DATA_API_MAX_ROWS"})) {
-    long long rows = 0;
-    const auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), rows);
-    if (ec != std::errc() || p != v->data() + v->size() || rows < 0) {
-      errors.push_back("PGRST_DB_MAX_ROWS: expected a non-negative integer, got \"" + *v + "\"");
-    } else {
-      c.data_api.max_rows = rows == 0 ? std::nullopt : std::optional<std::int64_t>(rows);
-    }
-  }
-  if (auto v = src.Get({"PGRST_JWT_SECRET"})) c.data_api.jwt_secret = *v;
-  if (auto v = src.Get({"PGRST_JWT_AUD"})) c.data_api.jwt_aud = *v;
+  ReadDataApi(src, c.data_api, errors);
 
   if (auto v = src.Get({"PGWARDEN_LOG_LEVEL"})) {
     if (*v != "debug" && *v != "info" && *v != "warn" && *v != "error") {
@@ -273,6 +345,37 @@ LoadResult Load(const std::map<std::string, std::string>& env, bool require_data
     } else {
       c.log_level = *v;
     }
+  }
+  return out;
+}
+
+LoadResult LoadRest(const std::map<std::string, std::string>& env) {
+  LoadResult out;
+  auto& errors = out.errors;
+  Source src{env, {}, errors};
+  Config& c = out.config;
+  // PostgREST's defaults, then its settings.
+  c.data_api.anon_role.reset();
+  c.data_api.max_rows.reset();
+  c.data_api.roles.clear();
+  c.data_api.require_exp = false;
+  c.data_api.statement_timeout_ms = 0;
+  c.http.host = "0.0.0.0";
+  ReadDataApi(src, c.data_api, errors);
+  if (auto v = src.Get({"PGRST_DB_URI"})) c.db.url = *v;
+  else errors.push_back("PGRST_DB_URI: required (e.g. postgresql://authenticator@localhost/app)");
+  c.db.database_name = DatabaseNameOf(c.db.url);
+  if (auto v = src.Get({"PGRST_SERVER_HOST"})) {
+    // PostgREST's special hosts: !4 / *4 any IPv4, !6 / *6 / * any IPv6 (dual stack).
+    c.http.host = (*v == "!4" || *v == "*4") ? "0.0.0.0" : (*v == "!6" || *v == "*6" || *v == "*") ? "::" : *v;
+  }
+  src.Int({"PGRST_SERVER_PORT"}, c.http.port, 0, 65535);
+  int pool = 10;
+  src.Int({"PGRST_DB_POOL"}, pool, 1, 1000);
+  const int threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  c.data_api.pool_per_thread = std::max(1, (pool + threads - 1) / threads);
+  if (auto v = src.Get({"PGRST_LOG_LEVEL"})) {
+    c.log_level = *v == "crit" || *v == "error" ? "error" : *v == "warn" ? "warn" : *v == "debug" ? "debug" : "info";
   }
   return out;
 }

@@ -53,15 +53,31 @@ struct AuthConfig {
   int hash_threads = 0;                   //!< 0 = one per core
 };
 
-//! The Data API's settings, named as PostgREST's (PGRST_*), also accepted as PGWARDEN_DATA_API_*.
+//! The Data API's settings, named as PostgREST's (PGRST_*), also accepted as PGWARDEN_DATA_API_* where noted.
+//! Defaults are Neon's inside `pgwarden serve` and PostgREST's in `pgwarden rest` (LoadRest).
 struct DataApiSettings {
   bool enabled = true;
   std::vector<std::string> schemas{"public"};  //!< PGRST_DB_SCHEMAS
-  std::string anon_role = "anonymous";         //!< PGRST_DB_ANON_ROLE ("" = no anonymous access)
+  std::vector<std::string> extra_search_path{"public"};  //!< PGRST_DB_EXTRA_SEARCH_PATH
+  std::optional<std::string> anon_role = "anonymous";    //!< PGRST_DB_ANON_ROLE (nullopt = no anonymous access)
   std::optional<std::int64_t> max_rows = 1000; //!< PGRST_DB_MAX_ROWS (Neon's default)
   std::string jwt_secret;                      //!< PGRST_JWT_SECRET: HS256 secret (in addition to our own keys)
+  bool jwt_secret_is_base64 = false;           //!< PGRST_JWT_SECRET_IS_BASE64
   std::string jwt_aud;                         //!< PGRST_JWT_AUD
-  int pool_per_thread = 4;
+  std::vector<std::string> jwt_role_claim_path{"role"};  //!< PGRST_JWT_ROLE_CLAIM_KEY (".role")
+  //! PGWARDEN_DATA_API_ROLES: the roles a JWT may select; empty = any (PostgREST). Neon mode: the two roles.
+  std::vector<std::string> roles{"authenticated", "anonymous"};
+  bool require_exp = true;                     //!< Neon mode refuses tokens without exp; PostgREST does not
+  std::string pre_request;                     //!< PGRST_DB_PRE_REQUEST
+  std::string tx_end = "commit";               //!< PGRST_DB_TX_END
+  bool aggregates_enabled = false;             //!< PGRST_DB_AGGREGATES_ENABLED
+  std::string openapi_mode = "follow-privileges";  //!< PGRST_OPENAPI_MODE
+  std::string root_spec;                       //!< PGRST_DB_ROOT_SPEC
+  std::map<std::string, std::string> app_settings;  //!< PGRST_APP_SETTINGS_<NAME> -> app.settings.<name>
+  std::vector<std::string> cors_allowed_origins;     //!< PGRST_SERVER_CORS_ALLOWED_ORIGINS (empty = any)
+  bool server_timing = false;                  //!< PGRST_SERVER_TIMING_ENABLED
+  int statement_timeout_ms = 10000;            //!< PGWARDEN_DATA_API_STATEMENT_TIMEOUT_MS (0 = the database's)
+  int pool_per_thread = 4;                     //!< PGRST_DB_POOL is split across the io threads
 };
 
 struct Config {
@@ -80,6 +96,9 @@ struct LoadResult {
 //! `env` maps variable names to values (main passes the process environment; tests pass their own).
 //! `require_database`: serve and migrate need DATABASE_URL; dev fills it itself.
 LoadResult Load(const std::map<std::string, std::string>& env, bool require_database = true);
+//! `pgwarden rest`: the Data API alone, configured only by PostgREST's settings (PGRST_DB_URI,
+//! PGRST_SERVER_HOST/PORT, ...) with PostgREST's defaults. The auth settings are not read.
+LoadResult LoadRest(const std::map<std::string, std::string>& env);
 std::map<std::string, std::string> ProcessEnvironment();
 
 //! The origin (scheme://host[:port]) of an absolute http(s) URL, lower-cased; nullopt if not one.

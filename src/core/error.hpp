@@ -5,6 +5,7 @@
 
 #include <boost/system/result.hpp>
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -72,12 +73,14 @@ struct Error {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;   //!< overrides Describe(code).message when not empty
   std::string sqlstate;  //!< set for database errors
+  std::optional<std::string> detail;  //!< database errors: DETAIL, HINT (the Data API shows them, as PostgREST)
+  std::optional<std::string> hint;
 
   int Status() const { return Describe(code).status; }
   std::string_view Message() const { return message.empty() ? Describe(code).message : std::string_view(message); }
 };
 
-inline Error MakeError(ErrorCode code, std::string message = {}) { return Error{code, std::move(message), {}}; }
+inline Error MakeError(ErrorCode code, std::string message = {}) { return Error{code, std::move(message), {}, {}, {}}; }
 
 template <class T>
 using Result = boost::system::result<T, Error>;

@@ -1,6 +1,7 @@
 //! Small text utilities: ASCII case folding, trimming, splitting, and e-mail syntax checks.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,6 +13,9 @@ bool IEquals(std::string_view a, std::string_view b);
 std::string_view Trim(std::string_view s);
 std::vector<std::string_view> Split(std::string_view s, char sep);
 bool StartsWith(std::string_view s, std::string_view prefix);
+
+//! RFC 3986 percent-decoding of a path segment ('+' stays '+'); nullopt for a bad escape or a NUL byte.
+std::optional<std::string> PercentDecode(std::string_view s);
 
 //! Value of one hexadecimal digit (either case), or -1.
 constexpr int HexDigitValue(char c) {

@@ -11,17 +11,17 @@
 #include "core/text.hpp"
 #include "core/time.hpp"
 #include "crypto/jwt.hpp"
+#include "dataapi/request/preferences.hpp"
 #include "dataapi/request/query_params.hpp"
-#include "dataapi/sql/builder.hpp"
 
 namespace pgwarden::dataapi {
 namespace bhttp = http::bhttp;
 
 namespace {
 
-ApiError JwtError(std::string message) {
-  return MakeApiError(401, "PGRST301", std::move(message));
-}
+// JWT errors as PostgREST v13: PGRST301 for a token that cannot be decoded or verified, PGRST303 for claims.
+ApiError JwtDecodeError(std::string message) { return MakeApiError(401, "PGRST301", std::move(message)); }
+ApiError JwtClaimsError(std::string message) { return MakeApiError(401, "PGRST303", std::move(message)); }
 
 // PostgREST's SQLSTATE -> HTTP status table (data-api.md §2.10).
 int StatusFor(std::string_view state, bool authenticated) {
@@ -39,7 +39,81 @@ int StatusFor(std::string_view state, bool authenticated) {
   if (starts("P0")) return 500;
   if (state == "42883" || state == "42P01") return 404;
   if (state == "42501") return authenticated ? 403 : 401;
+  if (starts("PT") && state.size() == 5) {
+    int s = 0;
+    for (const char c : state.substr(2)) {
+      if (c < '0' || c > '9') return 400;
+      s = s * 10 + (c - '0');
+    }
+    return s >= 100 && s <= 599 ? s : 400;
+  }
   return 400;
+}
+
+// A database error as PostgREST shows it, including RAISE SQLSTATE 'PGRST' with a JSON message and detail
+// ({"code","message","details","hint"} and {"status","headers"}).
+struct DbFailure {
+  ApiError error;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+DbFailure FromDbError(const Error& err, bool authenticated) {
+  DbFailure f;
+  if (err.sqlstate == "PGRST") {
+    boost::system::error_code ec1, ec2;
+    const auto msg = boost::json::parse(err.message, ec1);
+    const auto det = boost::json::parse(err.detail.value_or(""), ec2);
+    if (!ec1 && !ec2 && msg.is_object() && det.is_object() && det.as_object().if_contains("status") &&
+        det.as_object().at("status").is_int64()) {
+      const auto& m = msg.as_object();
+      auto str = [&](const char* k) -> std::optional<std::string> {
+        const auto* v = m.if_contains(k);
+        if (!v || v->is_null()) return std::nullopt;
+        return v->is_string() ? std::string(v->as_string()) : boost::json::serialize(*v);
+      };
+      f.error = MakeApiError(static_cast<int>(det.as_object().at("status").as_int64()), str("code").value_or(""),
+                             str("message").value_or(""), str("details"));
+      f.error.hint = str("hint");
+      if (const auto* h = det.as_object().if_contains("headers"); h && h->is_object())
+        for (const auto& kv : h->as_object())
+          if (kv.value().is_string()) f.headers.emplace_back(std::string(kv.key()), std::string(kv.value().as_string()));
+      return f;
+    }
+    f.error = MakeApiError(500, "PGRST121",
+                           "Could not parse JSON in the \"RAISE SQLSTATE 'PGRST'\" error",
+                           "Invalid JSON value for MESSAGE: '" + err.message + "'");
+    return f;
+  }
+  f.error = MakeApiError(StatusFor(err.sqlstate, authenticated), err.sqlstate, err.message, err.detail);
+  f.error.hint = err.hint;
+  return f;
+}
+
+// ".role", ".\"https://x\".role", "role" -> the key path of jwt-role-claim-key (array indexes are not supported).
+std::optional<boost::json::value> ClaimAt(const boost::json::value& claims, const std::vector<std::string>& path) {
+  const boost::json::value* v = &claims;
+  for (const auto& k : path) {
+    if (!v->is_object()) return std::nullopt;
+    v = v->as_object().if_contains(k);
+    if (!v) return std::nullopt;
+  }
+  return *v;
+}
+
+std::string FunctionName(std::string_view name) {
+  // "schema.fn" or "fn"; each part quoted. A name with quotes is taken literally part by part.
+  std::string out;
+  for (const auto part : Split(name, '.')) {
+    if (!out.empty()) out += '.';
+    out += QuoteIdent(part);
+  }
+  return out;
+}
+
+const char* ReturnToken(PreferReturn r) {
+  return r == PreferReturn::kRepresentation ? "return=representation"
+         : r == PreferReturn::kMinimal      ? "return=minimal"
+                                            : "return=headers-only";
 }
 
 }  // namespace
@@ -53,22 +127,27 @@ http::Response DataApiService::Error(const http::Request& req, const ApiError& e
                                 "application/json; charset=utf-8");
   if (e.status == 401) {
     res.set(bhttp::field::www_authenticate,
-            e.code == "PGRST301" ? "Bearer error=\"invalid_token\", error_description=\"" + e.message + "\""
-                                 : std::string("Bearer"));
+            e.code == "PGRST301" || e.code == "PGRST303"
+                ? "Bearer error=\"invalid_token\", error_description=" + JsonString(e.message)
+                : std::string("Bearer"));
   }
   return res;
 }
 
 ApiResult<DataApiService::Identity> DataApiService::Authenticate(const http::Request& req) const {
   const auto auth = Trim(req.Header(bhttp::field::authorization));
-  if (auth.empty()) {
-    if (!cfg_.allow_anonymous) {
-      return MakeApiError(401, "PGRST302", "Anonymous access is disabled");
-    }
-    return Identity{cfg_.anon_role, "{\"role\":" + JsonString(cfg_.anon_role) + "}"};
-  }
-  if (auth.size() < 8 || !IEquals(auth.substr(0, 7), "bearer ")) return JwtError("Invalid authorization header");
-  const auto token = Trim(auth.substr(7));
+  auto anonymous = [&]() -> ApiResult<Identity> {
+    if (!cfg_.anon_role) return MakeApiError(401, "PGRST302", "Anonymous access is disabled");
+    return Identity{*cfg_.anon_role, "{\"role\":" + JsonString(*cfg_.anon_role) + "}", true};
+  };
+  if (auth.empty()) return anonymous();
+  const auto space = auth.find(' ');
+  const auto scheme = auth.substr(0, space);
+  if (!IEquals(scheme, "bearer")) return anonymous();  // PostgREST ignores other schemes (e.g. Basic)
+  const auto token = space == std::string_view::npos ? std::string_view() : Trim(auth.substr(space + 1));
+  if (token.empty()) return JwtDecodeError("Empty JWT is sent in Authorization header");
+  const auto parts = std::count(token.begin(), token.end(), '.') + 1;
+  if (parts != 3) return JwtDecodeError("Expected 3 parts in JWT; got " + std::to_string(parts));
   // The algorithm comes from the key that verifies, never from the token alone: our EdDSA keys, or the
   // configured HS256 secret; `none` and anything else never verify.
   std::optional<std::string> payload = verify_ ? verify_(token) : std::nullopt;
@@ -82,49 +161,56 @@ ApiResult<DataApiService::Identity> DataApiService::Authenticate(const http::Req
         payload = jws->payload_json;
     }
   }
-  if (!payload) return JwtError("JWSError JWSInvalidSignature");
-  if (CheckJsonStrict(*payload).result != JsonStrictness::kOk) return JwtError("JWTClaimsSetDecodeError");
+  if (!payload && !verify_ && !cfg_.hs256_secret) return MakeApiError(500, "PGRST300", "Server lacks JWT secret");
+  if (!payload) return JwtDecodeError("No suitable key or wrong key type");
+  if (CheckJsonStrict(*payload).result != JsonStrictness::kOk) return JwtDecodeError("JWT claims set is not valid JSON");
   boost::system::error_code ec;
   auto claims = boost::json::parse(*payload, ec);
-  if (ec || !claims.is_object()) return JwtError("JWTClaimsSetDecodeError");
+  if (ec || !claims.is_object()) return JwtDecodeError("JWT claims set is not valid JSON");
   auto& obj = claims.as_object();
   const std::int64_t now = NowMs() / 1000;
-  auto number = [&](const char* k) -> std::optional<std::int64_t> {
+  // A numeric claim: nullopt when absent, an error when present but not a number.
+  auto number = [&](const char* k, std::optional<std::int64_t>& out) -> bool {
     const auto* v = obj.if_contains(k);
-    if (!v) return std::nullopt;
-    if (v->is_int64()) return v->as_int64();
-    if (v->is_uint64()) return static_cast<std::int64_t>(v->as_uint64());
-    if (v->is_double()) return static_cast<std::int64_t>(v->as_double());
-    return std::int64_t{-1};
+    if (!v) return true;
+    if (v->is_int64()) out = v->as_int64();
+    else if (v->is_uint64()) out = static_cast<std::int64_t>(std::min<std::uint64_t>(v->as_uint64(), INT64_MAX));
+    else if (v->is_double()) out = static_cast<std::int64_t>(v->as_double());
+    else return false;
+    return true;
   };
-  const auto exp = number("exp");
-  if (!exp || *exp < 0) return JwtError("JWT expired");  // exp is required (JW-05)
-  if (now > *exp + cfg_.clock_skew_s) return JwtError("JWT expired");
-  if (const auto nbf = number("nbf"); nbf && now + cfg_.clock_skew_s < *nbf) return JwtError("JWT not yet valid");
-  if (const auto iat = number("iat"); iat && now + cfg_.clock_skew_s < *iat) return JwtError("JWT issued at future");
-  if (cfg_.audience) {
-    bool ok = false;
-    if (const auto* aud = obj.if_contains("aud")) {
+  std::optional<std::int64_t> exp, nbf, iat;
+  if (!number("exp", exp)) return JwtClaimsError("The JWT 'exp' claim must be a number");
+  if (!number("nbf", nbf)) return JwtClaimsError("The JWT 'nbf' claim must be a number");
+  if (!number("iat", iat)) return JwtClaimsError("The JWT 'iat' claim must be a number");
+  if (!exp && cfg_.require_exp) return JwtClaimsError("JWT expired");  // a token without exp never expires (JW-05)
+  if (exp && now > *exp + cfg_.clock_skew_s) return JwtClaimsError("JWT expired");
+  if (nbf && now + cfg_.clock_skew_s < *nbf) return JwtClaimsError("JWT not yet valid");
+  if (iat && now + cfg_.clock_skew_s < *iat) return JwtClaimsError("JWT issued at future");
+  if (const auto* aud = obj.if_contains("aud")) {
+    bool shape = aud->is_string() || aud->is_array();
+    if (aud->is_array())
+      for (const auto& a : aud->as_array()) shape = shape && a.is_string();
+    if (!shape) return JwtClaimsError("The JWT 'aud' claim must be a string or an array of strings");
+    if (cfg_.audience) {
+      bool ok = false;
       if (aud->is_string()) ok = aud->as_string() == *cfg_.audience;
       if (aud->is_array())
-        for (const auto& a : aud->as_array()) ok = ok || (a.is_string() && a.as_string() == *cfg_.audience);
+        for (const auto& a : aud->as_array()) ok = ok || a.as_string() == *cfg_.audience;
+      if (!ok) return JwtClaimsError("JWT not in audience");
     }
-    if (!ok) return JwtError("JWT not in audience");
   }
-  std::string role = cfg_.anon_role;
-  if (const auto* r = obj.if_contains("role")) {
-    if (!r->is_string()) return JwtError("JWT role claim is not a string");
-    role = std::string(r->as_string());
-  } else {
-    obj["role"] = role;
+  std::optional<std::string> role;
+  if (const auto r = ClaimAt(claims, cfg_.role_claim_path); r && r->is_string()) role = std::string(r->as_string());
+  if (!role) {
+    if (!cfg_.anon_role) return MakeApiError(401, "PGRST302", "Anonymous access is disabled");
+    role = *cfg_.anon_role;
   }
-  // Only allow-listed roles: never the connection role, a superuser or anything a token invents (DA-02).
-  bool allowed = false;
-  for (const auto& a : cfg_.roles) allowed = allowed || a == role;
-  if (!allowed) {
-    return MakeApiError(401, "PGRST303", "JWT role is not allowed");
-  }
-  return Identity{role, boost::json::serialize(claims)};
+  // Only allow-listed roles when a list is configured (Neon mode): never the connection role, a superuser or
+  // anything a token invents (DA-02). Without a list (PostgREST mode) Postgres decides through SET ROLE.
+  if (!cfg_.roles.empty() && std::find(cfg_.roles.begin(), cfg_.roles.end(), *role) == cfg_.roles.end())
+    return JwtClaimsError("JWT role is not allowed");
+  return Identity{*role, boost::json::serialize(claims), false};
 }
 
 boost::asio::awaitable<void> DataApiService::ListenForReloads(boost::asio::any_io_executor ex, std::string conninfo) {
@@ -158,17 +244,19 @@ boost::asio::awaitable<void> DataApiService::ListenForReloads(boost::asio::any_i
   }
 }
 
-boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req, std::string resource) {
+ApiResult<DataApiService::Prepared> DataApiService::Prepare(http::Request& req, bool rpc) const {
+  Prepared p;
   auto identity = Authenticate(req);
-  if (!identity) co_return Error(req, identity.error());
+  if (!identity) return identity.error();
+  p.identity = std::move(*identity);
 
   RequestHeaders headers;
   for (auto it = req.raw.find(bhttp::field::prefer); it != req.raw.end() && it->name() == bhttp::field::prefer; ++it)
     headers.prefer.push_back(std::string_view(it->value()));
   auto opt = [&](std::string_view name) -> std::optional<std::string_view> {
-    const auto v = req.Header(name);
-    if (v.empty()) return std::nullopt;
-    return v;
+    const auto it = req.raw.find(name);
+    if (it == req.raw.end()) return std::nullopt;
+    return std::string_view(it->value());
   };
   headers.range = opt("range");
   headers.range_unit = opt("range-unit");
@@ -178,128 +266,328 @@ boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req
   headers.content_profile = opt("content-profile");
   RequestTarget target;
   const auto method = req.raw.method();
-  target.verb = method == bhttp::verb::get      ? Verb::kGet
-                : method == bhttp::verb::head   ? Verb::kHead
-                : method == bhttp::verb::post   ? Verb::kPost
-                : method == bhttp::verb::patch  ? Verb::kPatch
-                : method == bhttp::verb::put    ? Verb::kPut
+  target.verb = method == bhttp::verb::get       ? Verb::kGet
+                : method == bhttp::verb::head    ? Verb::kHead
+                : method == bhttp::verb::post    ? Verb::kPost
+                : method == bhttp::verb::patch   ? Verb::kPatch
+                : method == bhttp::verb::put     ? Verb::kPut
                 : method == bhttp::verb::delete_ ? Verb::kDelete
                                                  : Verb::kOptions;
-  const std::shared_ptr<const SchemaCache> snapshot = schema_.load();  // one snapshot for the whole request
-  target.schemas = snapshot->Schemas();
+  target.rpc = rpc;
+  p.verb = target.verb;
+  p.snapshot = schema_.load();  // one snapshot for the whole request
+  target.schemas = p.snapshot->Schemas();
   auto parsed = ParseQuery(req.query, headers, target);
-  if (!parsed) co_return Error(req, parsed.error());
-  const ApiRequest& api = *parsed;
-  const std::string schema = api.schema.empty() ? snapshot->Schemas().front() : api.schema;
-  const Relation* rel = snapshot->Find(schema, resource);
-  if (!rel) {
-    co_return Error(req, MakeApiError(404, "PGRST205", "Could not find the table '" + schema + "." + resource + "' in the schema cache"));
-  }
+  if (!parsed) return parsed.error();
+  p.api = std::move(*parsed);
+  p.schema = p.api.schema.empty() ? p.snapshot->Schemas().front() : p.api.schema;
+  return p;
+}
 
-  ApiResult<Statement> stmt = ApiError{};
-  const bool read = target.verb == Verb::kGet || target.verb == Verb::kHead;
-  switch (target.verb) {
-    case Verb::kGet:
-    case Verb::kHead: stmt = BuildRead(api, *rel, cfg_.max_rows); break;
-    case Verb::kPost: stmt = BuildInsert(api, *rel, req.raw.body()); break;
-    case Verb::kPatch: stmt = BuildUpdate(api, *rel, req.raw.body()); break;
-    case Verb::kDelete: stmt = BuildDelete(api, *rel); break;
-    default: {
-      co_return Error(req, MakeApiError(405, "PGRST117", "Unsupported HTTP method"));
-    }
+BuildContext DataApiService::Context(const Prepared& p) const {
+  BuildContext ctx;
+  ctx.cache = p.snapshot.get();
+  ctx.max_rows = cfg_.max_rows;
+  ctx.aggregates_enabled = cfg_.aggregates_enabled;
+  return ctx;
+}
+
+boost::asio::awaitable<ApiResult<DataApiService::Outcome>> DataApiService::Execute(http::Request& req,
+                                                                                  const Prepared& p,
+                                                                                  const Statement& stmt,
+                                                                                  ExecOptions opts) {
+  const ApiRequest& api = p.api;
+  Outcome out;
+  // db-tx-end: whether the client's Prefer: tx is honoured, and the default.
+  const bool may_override = cfg_.tx_end == TxEnd::kCommitAllowOverride || cfg_.tx_end == TxEnd::kRollbackAllowOverride;
+  bool rollback = cfg_.tx_end == TxEnd::kRollback || cfg_.tx_end == TxEnd::kRollbackAllowOverride;
+  if (may_override && api.prefer.tx) {
+    rollback = *api.prefer.tx == PreferTx::kRollback;
+    out.tx_applied = true;
   }
-  if (!stmt) co_return Error(req, stmt.error());
 
   // Request context, transaction-local (set_config(..., true)): pooled connections never carry identity.
   std::string hdrs = "{";
+  std::string cookies = "{";
   for (const auto& f : req.raw) {
+    const std::string name = AsciiLower(std::string_view(f.name_string()));
+    if (name == "cookie") {
+      for (auto part : Split(std::string_view(f.value()), ';')) {
+        part = Trim(part);
+        const auto eq = part.find('=');
+        if (eq == std::string_view::npos) continue;
+        if (cookies.size() > 1) cookies += ',';
+        AppendJsonString(cookies, Trim(part.substr(0, eq)));
+        cookies += ':';
+        AppendJsonString(cookies, Trim(part.substr(eq + 1)));
+      }
+      continue;
+    }
     if (hdrs.size() > 1) hdrs += ',';
-    AppendJsonString(hdrs, AsciiLower(std::string_view(f.name_string())));
+    AppendJsonString(hdrs, name);
     hdrs += ':';
     AppendJsonString(hdrs, std::string_view(f.value()));
   }
   hdrs += '}';
-  std::string search_path = QuoteIdent(schema);
+  cookies += '}';
+  std::string search_path = QuoteIdent(p.schema);
+  for (const auto& s : cfg_.extra_search_path) search_path += ", " + QuoteIdent(s);
+
   std::vector<db::Connection::Statement> pipeline;
-  const bool rollback = api.prefer.tx == PreferTx::kRollback;
-  const bool singular = std::any_of(api.accept.begin(), api.accept.end(),
-                                    [](const MediaType& m) { return m.kind == MediaTypeKind::kSingularJson; });
-  const bool explicit_tx = !read;  // writes may have to roll back after the result is seen
-  if (explicit_tx) pipeline.push_back({"BEGIN", {}});
-  pipeline.push_back(
-      {"SELECT set_config('search_path', $1, true), set_config('role', $2, true), "
-       "set_config('request.jwt.claims', $3, true), set_config('request.method', $4, true), "
-       "set_config('request.path', $5, true), set_config('request.headers', $6, true), "
-       "set_config('request.cookies', '{}', true), set_config('statement_timeout', $7, true)" +
-           std::string(read ? ", set_config('transaction_read_only', 'on', true)" : ""),
-       {search_path, identity->role, identity->claims_json, std::string(req.raw.method_string()), std::string(req.path),
-        hdrs, std::to_string(cfg_.statement_timeout_ms)}});
-  pipeline.push_back({stmt->sql, stmt->params});
+  // Reads run in the pipeline's implicit transaction (one round trip); anything that may have to roll back
+  // after its result is seen (writes, singular, max-affected, tx=rollback) gets an explicit one.
+  const bool explicit_tx = !opts.read_only || rollback || opts.max_affected;
+  if (explicit_tx) pipeline.push_back({opts.read_only ? "BEGIN READ ONLY" : "BEGIN", {}});
+  std::string setup =
+      "SELECT set_config('search_path', $1, true), set_config('role', $2, true), "
+      "set_config('request.jwt.claims', $3, true), set_config('request.method', $4, true), "
+      "set_config('request.path', $5, true), set_config('request.headers', $6, true), "
+      "set_config('request.cookies', $7, true)";
+  std::vector<std::optional<std::string>> params{search_path,   p.identity.role, p.identity.claims_json,
+                                                 std::string(req.raw.method_string()), std::string(req.path), hdrs,
+                                                 cookies};
+  if (cfg_.statement_timeout_ms > 0) {
+    params.emplace_back(std::to_string(cfg_.statement_timeout_ms));
+    setup += ", set_config('statement_timeout', $" + std::to_string(params.size()) + ", true)";
+  }
+  if (opts.read_only && !explicit_tx) setup += ", set_config('transaction_read_only', 'on', true)";
+  for (const auto& [k, v] : cfg_.app_settings) {
+    params.emplace_back("app.settings." + k);
+    params.emplace_back(v);
+    setup += ", set_config($" + std::to_string(params.size() - 1) + ", $" + std::to_string(params.size()) + ", true)";
+  }
+  if (api.prefer.timezone) {
+    params.emplace_back(*api.prefer.timezone);
+    setup += ", set_config('timezone', $" + std::to_string(params.size()) + ", true)";
+  }
+  pipeline.push_back({setup, params});
+  if (cfg_.pre_request) pipeline.push_back({"SELECT " + FunctionName(*cfg_.pre_request) + "()", {}});
+  const size_t main_index = pipeline.size();
+  pipeline.push_back({stmt.sql, stmt.params});
+  pipeline.push_back({"SELECT nullif(current_setting('response.headers', true), ''), "
+                      "nullif(current_setting('response.status', true), '')",
+                      {}});
 
   auto lease = co_await pools_[static_cast<size_t>(req.worker)]->Acquire();
-  if (!lease) {
-    ApiError e;
-    e.status = 503;
-    e.code = "PGRST000";
-    e.message = "Database client error. Retrying the connection.";
-    auto res = Error(req, e);
-    res.set(bhttp::field::retry_after, "5");
-    co_return res;
-  }
+  if (!lease) co_return MakeApiError(503, "PGRST000", "Database client error. Retrying the connection.");
   auto results = co_await (*lease)->Pipeline(pipeline);
   if (!results) {
     if (explicit_tx) co_await (*lease)->Script("ROLLBACK");
     const auto& err = results.error();
-    if (err.code == ErrorCode::kServiceUnavailable && err.sqlstate.empty()) {
-      co_return Error(req, MakeApiError(503, "PGRST000", "Database client error. Retrying the connection."));
-    }
-    co_return Error(req, MakeApiError(StatusFor(err.sqlstate, identity->role != cfg_.anon_role), err.sqlstate, err.message));
+    if (err.code == ErrorCode::kServiceUnavailable && err.sqlstate.empty())
+      co_return MakeApiError(503, "PGRST000", "Database client error. Retrying the connection.");
+    co_return FromDbError(err, !p.identity.anonymous).error;
   }
-  const db::Rows& main = results->back();
-  const std::int64_t page = main.Empty() ? 0 : main.Int64(0, 1);
-  std::optional<std::int64_t> total;
-  if (!main.Empty() && !main.IsNull(0, 0)) total = main.Int64(0, 0);
-  std::string body = main.Empty() ? std::string("[]") : std::string(main.Text(0, 2));
+  const db::Rows& main = (*results)[main_index];
+  const db::Rows& gucs = results->back();
+  out.page = main.Empty() ? 0 : main.Int64(0, 1);
+  if (!main.Empty() && !main.IsNull(0, 0)) out.total = main.Int64(0, 0);
+  out.body = main.Empty() ? std::string("[]") : std::string(main.Text(0, 2));
+  if (!gucs.Empty()) {
+    if (!gucs.IsNull(0, 0)) out.response_headers = std::string(gucs.Text(0, 0));
+    if (!gucs.IsNull(0, 1)) out.response_status = std::string(gucs.Text(0, 1));
+  }
 
-  if (singular && page != 1) {
-    if (explicit_tx) co_await (*lease)->Script("ROLLBACK");
-    co_return Error(req, MakeApiError(406, "PGRST116", "JSON object requested, multiple (or no) rows returned", "The result contains " + std::to_string(page) + " rows"));
+  std::optional<ApiError> condemned;
+  if (opts.singular && out.page != 1) {
+    condemned = MakeApiError(406, "PGRST116", "Cannot coerce the result to a single JSON object",
+                             "The result contains " + std::to_string(out.page) + " rows");
+  } else if (opts.max_affected && out.page > *opts.max_affected) {
+    condemned = MakeApiError(400, "PGRST124", "Query result exceeds max-affected preference constraint",
+                             "The query affects " + std::to_string(out.page) + " rows");
   }
   if (explicit_tx) {
-    auto end = co_await (*lease)->Script(rollback ? "ROLLBACK" : "COMMIT");
-    if (!end) {
-      co_return Error(req, MakeApiError(StatusFor(end.error().sqlstate, true), end.error().sqlstate, end.error().message));
+    auto end = co_await (*lease)->Script(condemned || rollback ? "ROLLBACK" : "COMMIT");
+    if (!end) co_return FromDbError(end.error(), !p.identity.anonymous).error;
+  }
+  if (condemned) co_return *condemned;
+  out.rolled_back = rollback;
+  co_return out;
+}
+
+ApiResult<http::Response> DataApiService::Finish(const http::Request& req, const Prepared& p, const Outcome& o,
+                                                 http::Response res) const {
+  const auto& prefer = p.api.prefer;
+  // Preference-Applied, in PostgREST's order.
+  std::vector<std::string> applied;
+  const bool write = p.verb == Verb::kPost || p.verb == Verb::kPatch || p.verb == Verb::kPut || p.verb == Verb::kDelete;
+  if (prefer.resolution && p.verb == Verb::kPost)
+    applied.emplace_back(*prefer.resolution == PreferResolution::kMergeDuplicates ? "resolution=merge-duplicates"
+                                                                                  : "resolution=ignore-duplicates");
+  if (prefer.missing && (p.verb == Verb::kPost || p.verb == Verb::kPatch || p.verb == Verb::kPut))
+    applied.emplace_back(*prefer.missing == PreferMissing::kDefault ? "missing=default" : "missing=null");
+  if (prefer.returning && write) applied.emplace_back(ReturnToken(*prefer.returning));
+  if (prefer.count == PreferCount::kExact) applied.emplace_back("count=exact");
+  if (prefer.count == PreferCount::kPlanned) applied.emplace_back("count=planned");
+  if (prefer.count == PreferCount::kEstimated) applied.emplace_back("count=estimated");
+  if (o.tx_applied && prefer.tx) applied.emplace_back(*prefer.tx == PreferTx::kCommit ? "tx=commit" : "tx=rollback");
+  if (prefer.handling)
+    applied.emplace_back(*prefer.handling == PreferHandling::kStrict ? "handling=strict" : "handling=lenient");
+  if (prefer.timezone) applied.emplace_back("timezone=" + *prefer.timezone);
+  if (prefer.max_affected && prefer.handling == PreferHandling::kStrict && write)
+    applied.emplace_back("max-affected=" + std::to_string(*prefer.max_affected));
+  if (!applied.empty()) {
+    std::string v;
+    for (const auto& a : applied) v += (v.empty() ? "" : ", ") + a;
+    res.set("preference-applied", v);
+  }
+  if (p.api.negotiated_by_profile) res.set("content-profile", p.schema);
+
+  // response.headers: a JSON array of single-member objects, set by the function or pre-request.
+  if (o.response_headers) {
+    boost::system::error_code ec;
+    const auto v = boost::json::parse(*o.response_headers, ec);
+    bool ok = !ec && v.is_array();
+    if (ok) {
+      for (const auto& item : v.as_array()) {
+        if (!item.is_object()) {
+          ok = false;
+          break;
+        }
+        for (const auto& kv : item.as_object()) {
+          if (!kv.value().is_string()) {
+            ok = false;
+            break;
+          }
+          res.set(std::string_view(kv.key()), std::string_view(kv.value().as_string()));
+        }
+      }
+    }
+    if (!ok) {
+      return MakeApiError(500, "PGRST111", "response.headers guc must be a JSON array composed of objects with a single key and a string value");
     }
   }
+  if (o.response_status) {
+    int s = 0;
+    const auto& t = *o.response_status;
+    bool ok = !t.empty() && t.size() <= 3;
+    for (const char c : t) ok = ok && c >= '0' && c <= '9', s = s * 10 + (c - '0');
+    if (!ok || s < 100 || s > 599) {
+      return MakeApiError(500, "PGRST112", "response.status guc must be a valid status code");
+    }
+    res.result(static_cast<unsigned>(s));
+  }
+  (void)req;
+  return res;
+}
+
+namespace {
+
+// Location of an inserted row: /table?pk1=eq.v1&pk2=is.null (PostgREST's shape).
+std::string LocationOf(const Relation& rel, std::string_view body) {
+  boost::system::error_code ec;
+  const auto v = boost::json::parse(body, ec);
+  const boost::json::object* row = nullptr;
+  if (!ec && v.is_array() && v.as_array().size() == 1 && v.as_array()[0].is_object()) row = &v.as_array()[0].as_object();
+  if (!ec && v.is_object()) row = &v.as_object();
+  if (!row || rel.primary_key.empty()) return {};
+  std::string loc = "/" + rel.name;
+  char sep = '?';
+  for (const auto& k : rel.primary_key) {
+    const auto* x = row->if_contains(k);
+    loc += sep;
+    sep = '&';
+    loc += k + "=";
+    if (!x || x->is_null()) {
+      loc += "is.null";
+    } else {
+      loc += "eq.";
+      loc += x->is_string() ? std::string(x->as_string()) : boost::json::serialize(*x);
+    }
+  }
+  return loc;
+}
+
+}  // namespace
+
+boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req, std::string resource) {
+  auto prepared = Prepare(req, false);
+  if (!prepared) co_return Error(req, prepared.error());
+  const Prepared& p = *prepared;
+  const ApiRequest& api = p.api;
+  const Relation* rel = p.snapshot->Find(p.schema, resource);
+  if (!rel) {
+    co_return Error(req, MakeApiError(404, "PGRST205", "Could not find the table '" + p.schema + "." + resource +
+                                                            "' in the schema cache"));
+  }
+  const bool read = p.verb == Verb::kGet || p.verb == Verb::kHead;
+  const bool singular = std::any_of(api.accept.begin(), api.accept.end(),
+                                    [](const MediaType& m) { return m.kind == MediaTypeKind::kSingularJson; });
+  if (auto strict = StrictPreferencesError(api.prefer, true)) co_return Error(req, *strict);
+
+  const BuildContext ctx = Context(p);
+  ApiResult<Statement> stmt = ApiError{};
+  PreferReturn returning = api.prefer.returning.value_or(PreferReturn::kMinimal);
+  ApiRequest write_api;  // headers-only: the inserted rows' keys are needed for Location
+  const ApiRequest* build_api = &api;
+  if (p.verb == Verb::kPost && returning == PreferReturn::kHeadersOnly) {
+    write_api = api;
+    write_api.prefer.returning = PreferReturn::kRepresentation;
+    write_api.select.clear();
+    for (const auto& k : rel->primary_key) {
+      SelectItem item;
+      item.field.name = k;
+      write_api.select.push_back(item);
+    }
+    build_api = &write_api;
+  }
+  switch (p.verb) {
+    case Verb::kGet:
+    case Verb::kHead: stmt = BuildRead(*build_api, *rel, ctx); break;
+    case Verb::kPost: stmt = BuildInsert(*build_api, *rel, req.raw.body(), ctx); break;
+    case Verb::kPatch: stmt = BuildUpdate(*build_api, *rel, req.raw.body(), ctx); break;
+    case Verb::kDelete: stmt = BuildDelete(*build_api, *rel, ctx); break;
+    default: co_return Error(req, MakeApiError(405, "PGRST117", "Unsupported HTTP method"));
+  }
+  if (!stmt) co_return Error(req, stmt.error());
+
+  ExecOptions opts;
+  opts.read_only = read;
+  opts.singular = singular;
+  if (api.prefer.handling == PreferHandling::kStrict && api.prefer.max_affected && !read)
+    opts.max_affected = api.prefer.max_affected;
+  auto outcome = co_await Execute(req, p, *stmt, opts);
+  if (!outcome) co_return Error(req, outcome.error());
+  const Outcome& o = *outcome;
 
   bhttp::status status = bhttp::status::ok;
-  const bool representation = api.prefer.returning == PreferReturn::kRepresentation;
-  if (target.verb == Verb::kPost) status = bhttp::status::created;
-  if ((target.verb == Verb::kPatch || target.verb == Verb::kDelete) && !representation) status = bhttp::status::no_content;
+  const bool representation = returning == PreferReturn::kRepresentation;
+  std::string body = o.body;
+  if (p.verb == Verb::kPost) status = bhttp::status::created;
+  if ((p.verb == Verb::kPatch || p.verb == Verb::kDelete) && !representation) status = bhttp::status::no_content;
+  std::string location;
+  if (p.verb == Verb::kPost && returning == PreferReturn::kHeadersOnly) location = LocationOf(*rel, body);
   if (!read && !representation) body.clear();
   const std::string_view content_type =
       (!read && !representation) ? std::string_view()
       : singular                 ? std::string_view("application/vnd.pgrst.object+json; charset=utf-8")
                                  : std::string_view("application/json; charset=utf-8");
-  if (target.verb == Verb::kHead) body.clear();
+  if (read) {
+    // PostgREST's range status: 416 past the end, 206 for a partial page of a known total.
+    const std::int64_t from = api.range.offset;
+    if (o.total && from > 0 && from >= *o.total && o.page == 0) {
+      auto e = MakeApiError(416, "PGRST103", "Requested range not satisfiable",
+                            "An offset of " + std::to_string(from) + " was requested, but there are only " +
+                                std::to_string(*o.total) + " rows.");
+      auto res = Error(req, e);
+      res.set(bhttp::field::content_range, "*/" + std::to_string(*o.total));
+      co_return res;
+    }
+    if (o.total && o.page < *o.total && !singular) status = bhttp::status::partial_content;
+  }
+  if (p.verb == Verb::kHead) body.clear();
   auto res = http::MakeResponse(req, status, std::move(body), content_type);
   if (read) {
     const std::int64_t from = api.range.offset;
-    const std::string range = page == 0 ? "*" : std::to_string(from) + "-" + std::to_string(from + page - 1);
-    res.set(bhttp::field::content_range, range + "/" + (total ? std::to_string(*total) : std::string("*")));
+    const std::string range = o.page == 0 ? "*" : std::to_string(from) + "-" + std::to_string(from + o.page - 1);
+    res.set(bhttp::field::content_range, range + "/" + (o.total ? std::to_string(*o.total) : std::string("*")));
   } else {
-    res.set(bhttp::field::content_range, "*/*");
+    res.set(bhttp::field::content_range, "*/" + (o.total ? std::to_string(*o.total) : std::string("*")));
   }
-  if (rollback || api.prefer.returning) {
-    std::string applied;
-    if (api.prefer.returning)
-      applied = *api.prefer.returning == PreferReturn::kRepresentation ? "return=representation"
-                : *api.prefer.returning == PreferReturn::kMinimal      ? "return=minimal"
-                                                                       : "return=headers-only";
-    if (rollback) applied += std::string(applied.empty() ? "" : ", ") + "tx=rollback";
-    res.set("preference-applied", applied);
-  }
-  co_return res;
+  if (!location.empty()) res.set(bhttp::field::location, location);
+  auto finished = Finish(req, p, o, std::move(res));
+  if (!finished) co_return Error(req, finished.error());
+  co_return std::move(*finished);
 }
 
 }  // namespace pgwarden::dataapi

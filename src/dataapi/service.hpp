@@ -1,35 +1,55 @@
-//! The Data API: PostgREST-compatible REST over the user's tables at /<db>/rest/v1/<table>. Per request:
-//! verify the Bearer JWT -> parse (request/) -> SQL against the schema snapshot (sql/) -> one pipelined round
-//! trip on this worker's pool: set_config(role, request.jwt.claims, …) then the main statement, in one
-//! transaction, so RLS policies see auth.uid(). Nothing outlives the transaction.
+//! The Data API: PostgREST-compatible REST over the user's tables, at /<db>/rest/v1/ inside `pgwarden serve` or
+//! at the root of `pgwarden rest` (a PostgREST drop-in). Per request: verify the Bearer JWT -> parse
+//! (request/) -> SQL against the schema snapshot (sql/) -> one pipelined round trip on this worker's pool:
+//! set_config(role, request.jwt.claims, …), the pre-request function, the main statement and the response
+//! GUCs, in one transaction, so RLS policies see auth.uid(). Nothing outlives the transaction.
+//!
+//! service.cpp holds the shared steps (Prepare, Execute, Finish) and the relation handler; rpc_service.cpp
+//! the /rpc/<function> handler.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "dataapi/request/api_error.hpp"
+#include "dataapi/request/api_request.hpp"
 #include "dataapi/schema/schema_cache.hpp"
+#include "dataapi/sql/builder.hpp"
 #include "db/pool.hpp"
 #include "http/request.hpp"
 
 namespace pgwarden::dataapi {
 
+//! PostgREST's db-tx-end.
+enum class TxEnd { kCommit, kCommitAllowOverride, kRollback, kRollbackAllowOverride };
+
 struct DataApiConfig {
   std::vector<std::string> schemas{"public"};
-  std::string anon_role = "anonymous";
-  bool allow_anonymous = true;  //!< no Authorization header -> anon_role (else 401 PGRST302)
-  std::vector<std::string> roles{"authenticated", "anonymous"};  //!< the only roles a JWT may select
+  std::vector<std::string> extra_search_path{"public"};  //!< db-extra-search-path
+  std::optional<std::string> anon_role = "anonymous";    //!< nullopt: no token -> 401 PGRST302
+  //! The only roles a JWT may select; empty = any role the connection role may SET ROLE to (PostgREST).
+  std::vector<std::string> roles{"authenticated", "anonymous"};
+  std::vector<std::string> role_claim_path{"role"};  //!< jwt-role-claim-key ".role"
   std::optional<std::int64_t> max_rows = 1000;
   std::optional<std::string> audience;  //!< when set, `aud` must contain it
-  std::optional<std::string> hs256_secret;
+  std::optional<std::string> hs256_secret;  //!< key bytes
+  bool require_exp = true;  //!< Neon mode: a token without exp is refused (JW-05); PostgREST accepts it
   int clock_skew_s = 30;
-  int statement_timeout_ms = 10000;
+  int statement_timeout_ms = 10000;  //!< 0: the database's own setting
+  std::optional<std::string> pre_request;  //!< db-pre-request: a function name, maybe schema-qualified
+  TxEnd tx_end = TxEnd::kCommit;
+  bool aggregates_enabled = false;
+  std::map<std::string, std::string> app_settings;  //!< app.settings.* GUCs, set in every transaction
+  bool server_timing = false;
+  std::string openapi_mode = "follow-privileges";  //!< follow-privileges | ignore-privileges | disabled
+  std::optional<std::string> root_spec;             //!< db-root-spec: a function answering GET /
 };
 
 //! Verifies a compact JWS with the service's own keys; returns the payload JSON.
@@ -39,8 +59,12 @@ class DataApiService {
  public:
   DataApiService(DataApiConfig cfg, OwnKeyVerifier verify, std::shared_ptr<const SchemaCache> schema,
                  std::vector<std::unique_ptr<db::Pool>> pools);
-  //! `resource` is the path after /rest/v1/ (a relation name).
+  //! `resource` is the path segment after the API root (a relation name).
   boost::asio::awaitable<http::Response> Handle(http::Request& req, std::string resource);
+  //! The API root: the OpenAPI document, or db-root-spec's function (openapi.cpp).
+  boost::asio::awaitable<http::Response> HandleRoot(http::Request& req);
+  //! /rpc/<function> (rpc_service.cpp).
+  boost::asio::awaitable<http::Response> HandleRpc(http::Request& req, std::string function);
   void Shutdown() {
     stopping_ = true;
     for (auto& p : pools_) p->Close();
@@ -48,14 +72,46 @@ class DataApiService {
   //! Keeps a LISTEN pgrst connection and swaps in a fresh schema snapshot on NOTIFY pgrst, 'reload schema'
   //! (or an empty payload, as PostgREST). Reconnects with backoff. Run once, on one io thread.
   boost::asio::awaitable<void> ListenForReloads(boost::asio::any_io_executor ex, std::string conninfo);
+  const DataApiConfig& Config() const { return cfg_; }
 
  private:
   struct Identity {
     std::string role;
     std::string claims_json;
+    bool anonymous = true;
   };
+  //! Everything known before the database is asked: who, what, against which snapshot and schema.
+  struct Prepared {
+    Identity identity;
+    ApiRequest api;
+    Verb verb = Verb::kGet;
+    std::shared_ptr<const SchemaCache> snapshot;
+    std::string schema;  //!< the target schema (profile or the first exposed one)
+  };
+  struct ExecOptions {
+    bool read_only = true;  //!< GET/HEAD (and stable/immutable functions): transaction_read_only
+    bool singular = false;  //!< application/vnd.pgrst.object+json: exactly one row or PGRST116
+    std::optional<std::int64_t> max_affected;  //!< Prefer: handling=strict, max-affected=N
+  };
+  struct Outcome {
+    std::optional<std::int64_t> total;  //!< total_result_set (count=exact)
+    std::int64_t page = 0;              //!< page_total
+    std::string body;
+    std::optional<std::string> response_headers;  //!< the response.headers GUC (JSON array of objects)
+    std::optional<std::string> response_status;   //!< the response.status GUC
+    bool rolled_back = false;
+    bool tx_applied = false;  //!< a Prefer: tx was honoured (Preference-Applied)
+  };
+
   ApiResult<Identity> Authenticate(const http::Request& req) const;
+  ApiResult<Prepared> Prepare(http::Request& req, bool rpc) const;
+  boost::asio::awaitable<ApiResult<Outcome>> Execute(http::Request& req, const Prepared& p, const Statement& stmt,
+                                                     ExecOptions opts);
+  //! Applies response.headers / response.status, Preference-Applied, Content-Profile, CORS-independent headers.
+  ApiResult<http::Response> Finish(const http::Request& req, const Prepared& p, const Outcome& o,
+                                   http::Response res) const;
   http::Response Error(const http::Request& req, const ApiError& e) const;
+  BuildContext Context(const Prepared& p) const;
 
   DataApiConfig cfg_;
   OwnKeyVerifier verify_;

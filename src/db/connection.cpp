@@ -44,6 +44,8 @@ Error ResultError(const PGresult* r) {
   const char* msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
   e.sqlstate = state ? state : "";
   e.message = msg ? msg : "database error";
+  if (const char* d = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL) : nullptr) e.detail = d;
+  if (const char* h = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_HINT) : nullptr) e.hint = h;
   // Connection-class errors and shutdowns mean "try again later", not a bug.
   if (StartsWith(e.sqlstate, "08") || StartsWith(e.sqlstate, "57P")) e.code = ErrorCode::kServiceUnavailable;
   return e;

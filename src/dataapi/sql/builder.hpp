@@ -21,13 +21,25 @@ struct Statement {
 
 std::string QuoteIdent(std::string_view ident);
 
-//! GET/HEAD on a relation: select, filters, logic trees, order, limit/offset, optional exact count.
-ApiResult<Statement> BuildRead(const ApiRequest& req, const Relation& rel, std::optional<std::int64_t> max_rows);
+//! What every statement builder needs beside the request.
+struct BuildContext {
+  const SchemaCache* cache = nullptr;  //!< for embedding: relationships and the embedded relations
+  std::optional<std::int64_t> max_rows;
+  bool aggregates_enabled = false;
+  //! RPC: read from this FROM item instead of the relation (e.g. `"test"."fn"("a" := $1::int)`), whose
+  //! rows have `rel`'s columns; its parameters are `leading_params` ($1..$n), numbered before the read's own.
+  std::string from_sql;
+  std::vector<std::optional<std::string>> leading_params;
+};
+
+//! GET/HEAD on a relation (or a function result, see BuildContext::from_sql): select with embedding,
+//! filters, logic trees, order, limit/offset, optional exact count.
+ApiResult<Statement> BuildRead(const ApiRequest& req, const Relation& rel, const BuildContext& ctx);
 //! POST: insert the JSON object or array `body` (keys of the first object, or `columns=`).
-ApiResult<Statement> BuildInsert(const ApiRequest& req, const Relation& rel, std::string_view body);
+ApiResult<Statement> BuildInsert(const ApiRequest& req, const Relation& rel, std::string_view body, const BuildContext& ctx);
 //! PATCH: update the rows the filters select with the JSON object `body`.
-ApiResult<Statement> BuildUpdate(const ApiRequest& req, const Relation& rel, std::string_view body);
+ApiResult<Statement> BuildUpdate(const ApiRequest& req, const Relation& rel, std::string_view body, const BuildContext& ctx);
 //! DELETE the rows the filters select.
-ApiResult<Statement> BuildDelete(const ApiRequest& req, const Relation& rel);
+ApiResult<Statement> BuildDelete(const ApiRequest& req, const Relation& rel, const BuildContext& ctx);
 
 }  // namespace pgwarden::dataapi

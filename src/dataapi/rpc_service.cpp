@@ -1,0 +1,147 @@
+//! POST/GET/HEAD /rpc/<function>: the RPC half of DataApiService (the shared steps are in service.cpp).
+//! PostgREST v13's order: method, arguments (the body), the function among its overloads, the media type, then
+//! one transaction: read-only for GET/HEAD and for stable/immutable functions (a volatile function called
+//! with GET then fails with 25006 -> 405, as in PostgREST).
+#include <algorithm>
+
+#include "dataapi/request/media_type.hpp"
+#include "dataapi/request/preferences.hpp"
+#include "dataapi/service.hpp"
+#include "dataapi/sql/rpc.hpp"
+
+namespace pgwarden::dataapi {
+namespace bhttp = http::bhttp;
+
+namespace {
+
+enum class RpcOutput { kJson, kSingular };
+
+// The first Accept entry a function call can answer (PostgREST's negotiateContent with the built-in handlers).
+std::optional<RpcOutput> Negotiate(const std::vector<MediaType>& accept) {
+  for (const auto& mt : accept) {
+    switch (mt.kind) {
+      case MediaTypeKind::kApplicationJson:
+      case MediaTypeKind::kArrayJsonStripped:
+      case MediaTypeKind::kAny: return RpcOutput::kJson;
+      case MediaTypeKind::kSingularJson: return RpcOutput::kSingular;
+      default: break;
+    }
+  }
+  return std::nullopt;
+}
+
+ApiError MediaTypeError(const std::vector<MediaType>& accept) {
+  std::string list;
+  for (const auto& mt : accept) list += (list.empty() ? "" : ", ") + ToMime(mt);
+  return MakeApiError(406, "PGRST107", "None of these media types are available: " + list);
+}
+
+const char* MethodName(bhttp::verb v) {
+  switch (v) {
+    case bhttp::verb::delete_: return "DELETE";
+    case bhttp::verb::patch: return "PATCH";
+    case bhttp::verb::put: return "PUT";
+    case bhttp::verb::options: return "OPTIONS";
+    default: return nullptr;
+  }
+}
+
+}  // namespace
+
+boost::asio::awaitable<http::Response> DataApiService::HandleRpc(http::Request& req, std::string function) {
+  const auto method = req.raw.method();
+  const bool options = method == bhttp::verb::options;
+  if (method != bhttp::verb::get && method != bhttp::verb::head && method != bhttp::verb::post && !options) {
+    // PostgREST checks the method before parsing anything, after the JWT.
+    auto identity = Authenticate(req);
+    if (!identity) co_return Error(req, identity.error());
+    const char* name = MethodName(method);
+    co_return Error(req, MakeApiError(405, "PGRST101", std::string("Cannot use the ") +
+                                                         (name ? name : std::string(req.raw.method_string())) +
+                                                         " method on RPC"));
+  }
+  auto prepared = Prepare(req, true);
+  if (!prepared) co_return Error(req, prepared.error());
+  const Prepared& p = *prepared;
+  const ApiRequest& api = p.api;
+  // OPTIONS reads the arguments like GET.
+  const Verb args_verb = options ? Verb::kGet : p.verb;
+  auto args = ReadRpcArguments(api, args_verb, req.raw.body());
+  if (!args) co_return Error(req, args.error());
+  auto found = FindRoutine(p.snapshot->Routines(), p.schema, function, *args, api);
+  if (!found) co_return Error(req, found.error());
+  const Routine& routine = **found;
+
+  if (options) {
+    // Response.infoProcResponse: a volatile function is only callable with POST.
+    auto res = http::MakeResponse(req, bhttp::status::ok);
+    res.set(bhttp::field::allow,
+            routine.volatility == Volatility::kVolatile ? "OPTIONS,POST" : "OPTIONS,GET,HEAD,POST");
+    co_return res;
+  }
+
+  if (api.prefer.handling == PreferHandling::kStrict && api.prefer.max_affected && routine.ReturnsSingle()) {
+    co_return Error(req, MakeApiError(400, "PGRST128",
+                                      "Function must return SETOF or TABLE when max-affected preference is used "
+                                      "with handling=strict"));
+  }
+  const auto output = Negotiate(api.accept);
+  if (!output) co_return Error(req, MediaTypeError(api.accept));
+  if (auto strict = StrictPreferencesError(api.prefer, true)) co_return Error(req, *strict);
+  const bool singular = *output == RpcOutput::kSingular;
+
+  const BuildContext ctx = Context(p);
+  auto stmt = BuildRpc(api, routine, *args, ctx, singular);
+  if (!stmt) co_return Error(req, stmt.error());
+
+  const bool read = p.verb == Verb::kGet || p.verb == Verb::kHead;
+  ExecOptions opts;
+  // GET/HEAD always read-only; POST only when the function promises not to write.
+  opts.read_only = read || routine.volatility != Volatility::kVolatile;
+  opts.singular = singular;
+  if (api.prefer.handling == PreferHandling::kStrict && api.prefer.max_affected)
+    opts.max_affected = api.prefer.max_affected;
+  auto outcome = co_await Execute(req, p, *stmt, opts);
+  if (!outcome) co_return Error(req, outcome.error());
+  const Outcome& o = *outcome;
+
+  // RangeQuery.rangeStatusHeader: 416 past the end, 206 for a partial page of a known total.
+  const std::int64_t lower = api.range.offset;
+  const std::int64_t upper = lower + o.page - 1;
+  const std::string total_text = o.total ? std::to_string(*o.total) : std::string("*");
+  const std::string content_range =
+      (lower <= upper ? std::to_string(lower) + "-" + std::to_string(upper) : std::string("*")) + "/" + total_text;
+  bhttp::status status = bhttp::status::ok;
+  if (o.total && lower > *o.total) {
+    auto e = MakeApiError(416, "PGRST103", "Requested range not satisfiable",
+                          "An offset of " + std::to_string(lower) + " was requested, but there are only " +
+                              std::to_string(*o.total) + " rows.");
+    auto res = Error(req, e);
+    res.set(bhttp::field::content_range, "*/" + total_text);
+    co_return res;
+  }
+  if (o.total && (1 + upper - lower) < *o.total) status = bhttp::status::partial_content;
+
+  // PostgREST's Preference-Applied for calls carries no return=, resolution= or missing=.
+  Prepared shown = p;
+  shown.api.prefer.returning.reset();
+  shown.api.prefer.resolution.reset();
+  shown.api.prefer.missing.reset();
+
+  http::Response res;
+  if (routine.ReturnsVoid()) {
+    // A void function answers 204 without a body or Content-Type (response.status may still override it).
+    res = http::MakeResponse(req, bhttp::status::no_content);
+  } else {
+    const std::string_view content_type = singular ? std::string_view("application/vnd.pgrst.object+json; charset=utf-8")
+                                                   : std::string_view("application/json; charset=utf-8");
+    std::string body = p.verb == Verb::kHead ? std::string() : o.body;
+    res = http::MakeResponse(req, status, std::move(body), content_type);
+  }
+  res.set(bhttp::field::content_range, content_range);
+  auto finished = Finish(req, shown, o, std::move(res));
+  if (!finished) co_return Error(req, finished.error());
+  co_return std::move(*finished);
+}
+
+}  // namespace pgwarden::dataapi
