@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <set>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -67,6 +68,13 @@ class SignalWaiter {
   std::thread thread_;
   std::atomic<bool> done_{false};
 };
+
+std::set<std::string> LoadTimezones(db::Connection& conn) {
+  std::set<std::string> names;
+  if (auto rows = conn.QueryBlocking("SELECT name FROM pg_catalog.pg_timezone_names", {}))
+    for (int i = 0; i < rows->Size(); ++i) names.emplace(rows->Text(i, 0));
+  return names;
+}
 
 dataapi::DataApiConfig ToServiceConfig(const config::DataApiSettings& d) {
   dataapi::DataApiConfig c;
@@ -137,6 +145,11 @@ asio::awaitable<http::Response> DispatchRest(dataapi::DataApiService& api, http:
                                  "application/json; charset=utf-8");
   }
   std::string path = std::move(*decoded);
+  if (req.raw.method() == bhttp::verb::options && (path.empty() || path.rfind("rpc/", 0) == 0)) {
+    auto res = http::MakeResponse(req, bhttp::status::ok);
+    res.set(bhttp::field::allow, path.empty() ? "OPTIONS,GET,HEAD" : "OPTIONS,GET,HEAD,POST");
+    co_return res;
+  }
   if (path.rfind("rpc/", 0) == 0 && path.find('/', 4) == std::string::npos && path.size() > 4) {
     std::string fn = path.substr(4);
     auto res = co_await api.HandleRpc(req, std::move(fn));
@@ -179,6 +192,7 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
 
   std::shared_ptr<const auth::KeyRing> keys;
   std::shared_ptr<const dataapi::SchemaCache> schema;
+  std::set<std::string> timezones;
   {
     auto conn = db::Connection::ConnectBlocking(cfg.db.url);
     if (!conn) {
@@ -203,6 +217,7 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
         return 1;
       }
       schema = *snapshot;
+      timezones = LoadTimezones(**conn);
     }
   }
 
@@ -235,6 +250,7 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
       dpools.push_back(std::make_unique<db::Pool>(server.Executor(i), cfg.db.url, cfg.data_api.pool_per_thread));
     data_api = std::make_unique<dataapi::DataApiService>(
         dcfg, [keys](std::string_view token) { return keys->Verify(token); }, schema, std::move(dpools));
+    data_api->SetTimezones(std::move(timezones));
     // Arguments as named lvalues: g++ 12 mishandles class-type prvalues passed to coroutines (decisions D11).
     auto listen_ex = server.Executor(0);
     asio::co_spawn(listen_ex, data_api->ListenForReloads(listen_ex, cfg.db.url), asio::detached);
@@ -323,6 +339,7 @@ int ServeRest(const config::Config& cfg, const std::function<void(std::uint16_t)
   log::SetLevel(ParseLevel(cfg.log_level));
   SignalWaiter signals;
   std::shared_ptr<const dataapi::SchemaCache> schema;
+  std::set<std::string> timezones;
   {
     // The database is the user's: nothing is migrated or created; only the schema cache is read.
     auto conn = db::Connection::ConnectBlocking(cfg.db.url);
@@ -336,6 +353,7 @@ int ServeRest(const config::Config& cfg, const std::function<void(std::uint16_t)
       return 1;
     }
     schema = *snapshot;
+    timezones = LoadTimezones(**conn);
   }
   http::ServerOptions opts;
   opts.host = cfg.http.host;
@@ -352,6 +370,7 @@ int ServeRest(const config::Config& cfg, const std::function<void(std::uint16_t)
     pools.push_back(std::make_unique<db::Pool>(server.Executor(i), cfg.db.url, cfg.data_api.pool_per_thread));
   dataapi::DataApiConfig dcfg = ToServiceConfig(cfg.data_api);
   auto data_api = std::make_unique<dataapi::DataApiService>(dcfg, dataapi::OwnKeyVerifier{}, schema, std::move(pools));
+  data_api->SetTimezones(std::move(timezones));
   auto listen_ex = server.Executor(0);
   asio::co_spawn(listen_ex, data_api->ListenForReloads(listen_ex, cfg.db.url), asio::detached);
 

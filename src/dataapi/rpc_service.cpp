@@ -4,6 +4,7 @@
 //! with GET then fails with 25006 -> 405, as in PostgREST).
 #include <algorithm>
 
+#include "core/text.hpp"
 #include "dataapi/request/media_type.hpp"
 #include "dataapi/request/preferences.hpp"
 #include "dataapi/service.hpp"
@@ -14,20 +15,63 @@ namespace bhttp = http::bhttp;
 
 namespace {
 
-enum class RpcOutput { kJson, kSingular };
+struct RpcMedia {
+  RpcBody body = RpcBody::kJson;
+  std::string content_type;
+  bool binary = false;  //!< kScalarText of a bytea-based domain: the value arrives as \x hex
+};
 
-// The first Accept entry a function call can answer (PostgREST's negotiateContent with the built-in handlers).
-std::optional<RpcOutput> Negotiate(const std::vector<MediaType>& accept) {
+// PostgREST's charset rule (MediaType.toContentType): the text types it knows get "; charset=utf-8".
+std::string ContentTypeOf(const MediaType& mt) {
+  const std::string mime = ToMime(mt);
+  switch (mt.kind) {
+    case MediaTypeKind::kApplicationJson:
+    case MediaTypeKind::kArrayJsonStripped:
+    case MediaTypeKind::kSingularJson:
+    case MediaTypeKind::kGeoJson:
+    case MediaTypeKind::kTextCsv:
+    case MediaTypeKind::kTextPlain:
+    case MediaTypeKind::kTextXml:
+    case MediaTypeKind::kOpenApi: return mime + "; charset=utf-8";
+    default: return mime;
+  }
+}
+
+// The first Accept entry the function can answer (PostgREST's negotiateContent): the vendored JSON types; a
+// media type domain the function returns (`returns "image/png"`, or `"*/*"` for any); JSON; CSV.
+std::optional<RpcMedia> Negotiate(const std::vector<MediaType>& accept, const Routine& routine) {
+  const bool domain = routine.ReturnsSingle() && routine.return_domain.has_value();
+  auto custom = [&](std::string content_type) {
+    return RpcMedia{RpcBody::kScalarText, std::move(content_type), routine.return_base_type == "bytea"};
+  };
   for (const auto& mt : accept) {
+    if (mt.kind == MediaTypeKind::kSingularJson) return RpcMedia{RpcBody::kSingular, ContentTypeOf(mt), false};
+    if (mt.kind == MediaTypeKind::kArrayJsonStripped) return RpcMedia{RpcBody::kJson, ContentTypeOf(mt), false};
+    if (domain && *routine.return_domain == "*/*") return custom("application/octet-stream");
+    if (domain && mt.kind != MediaTypeKind::kAny && *routine.return_domain == AsciiLower(ToMime(mt)))
+      return custom(ContentTypeOf(mt));
     switch (mt.kind) {
       case MediaTypeKind::kApplicationJson:
-      case MediaTypeKind::kArrayJsonStripped:
-      case MediaTypeKind::kAny: return RpcOutput::kJson;
-      case MediaTypeKind::kSingularJson: return RpcOutput::kSingular;
+      case MediaTypeKind::kAny: return RpcMedia{RpcBody::kJson, "application/json; charset=utf-8", false};
+      case MediaTypeKind::kTextCsv: return RpcMedia{RpcBody::kCsv, ContentTypeOf(mt), false};
       default: break;
     }
   }
   return std::nullopt;
+}
+
+// bytea's text form "\x89504e47..." -> the bytes.
+std::string DecodeByteaHex(std::string_view text) {
+  if (text.size() < 2 || text[0] != '\\' || text[1] != 'x') return std::string(text);
+  std::string out;
+  out.reserve((text.size() - 2) / 2);
+  for (size_t i = 2; i + 1 < text.size(); i += 2) {
+    const int hi = HexDigitValue(text[i]);
+    const int lo = HexDigitValue(text[i + 1]);
+    if (hi < 0 || lo < 0) return std::string(text);
+    out += static_cast<char>(hi * 16 + lo);
+  }
+  return out;
 }
 
 ApiError MediaTypeError(const std::vector<MediaType>& accept) {
@@ -85,13 +129,13 @@ boost::asio::awaitable<http::Response> DataApiService::HandleRpc(http::Request& 
                                       "Function must return SETOF or TABLE when max-affected preference is used "
                                       "with handling=strict"));
   }
-  const auto output = Negotiate(api.accept);
-  if (!output) co_return Error(req, MediaTypeError(api.accept));
+  const auto media = Negotiate(api.accept, routine);
+  if (!media) co_return Error(req, MediaTypeError(api.accept));
   if (auto strict = StrictPreferencesError(api.prefer, true)) co_return Error(req, *strict);
-  const bool singular = *output == RpcOutput::kSingular;
+  const bool singular = media->body == RpcBody::kSingular;
 
   const BuildContext ctx = Context(p);
-  auto stmt = BuildRpc(api, routine, *args, ctx, singular);
+  auto stmt = BuildRpc(api, routine, *args, ctx, media->body);
   if (!stmt) co_return Error(req, stmt.error());
 
   const bool read = p.verb == Verb::kGet || p.verb == Verb::kHead;
@@ -132,11 +176,13 @@ boost::asio::awaitable<http::Response> DataApiService::HandleRpc(http::Request& 
   if (routine.ReturnsVoid()) {
     // A void function answers 204 without a body or Content-Type (response.status may still override it).
     res = http::MakeResponse(req, bhttp::status::no_content);
+    res.erase(bhttp::field::content_length);
   } else {
-    const std::string_view content_type = singular ? std::string_view("application/vnd.pgrst.object+json; charset=utf-8")
-                                                   : std::string_view("application/json; charset=utf-8");
-    std::string body = p.verb == Verb::kHead ? std::string() : o.body;
-    res = http::MakeResponse(req, status, std::move(body), content_type);
+    std::string body;
+    if (p.verb != Verb::kHead) body = media->binary ? DecodeByteaHex(o.body) : o.body;
+    res = http::MakeResponse(req, status, std::move(body), media->content_type);
+    // PostgREST sends no Content-Length on HEAD.
+    if (p.verb == Verb::kHead) res.erase(bhttp::field::content_length);
   }
   res.set(bhttp::field::content_range, content_range);
   auto finished = Finish(req, shown, o, std::move(res));

@@ -11,7 +11,9 @@
 #include "core/text.hpp"
 #include "core/time.hpp"
 #include "crypto/jwt.hpp"
+#include "dataapi/request/media_type.hpp"
 #include "dataapi/request/preferences.hpp"
+#include "dataapi/sql/fuzzy.hpp"
 #include "dataapi/request/query_params.hpp"
 
 namespace pgwarden::dataapi {
@@ -31,6 +33,7 @@ int StatusFor(std::string_view state, bool authenticated) {
   if (starts("0L") || starts("0P") || starts("28")) return 403;
   if (state == "23503" || state == "23505") return 409;
   if (state == "25006") return 405;
+  if (state == "21000") return 500;  // cardinality_violation (a subquery returned several rows)
   if (state == "53400" || state == "42P17") return 500;
   if (starts("25") || starts("2D") || starts("38") || starts("39") || starts("3B") || starts("40") || starts("54") ||
       starts("55") || starts("57") || starts("58") || starts("F0") || starts("HV") || starts("XX"))
@@ -125,6 +128,7 @@ DataApiService::DataApiService(DataApiConfig cfg, OwnKeyVerifier verify, std::sh
 http::Response DataApiService::Error(const http::Request& req, const ApiError& e) const {
   auto res = http::MakeResponse(req, static_cast<bhttp::status>(e.status), ApiErrorBody(e),
                                 "application/json; charset=utf-8");
+  res.set("proxy-status", "PostgREST; error=" + e.code);
   if (e.status == 401) {
     res.set(bhttp::field::www_authenticate,
             e.code == "PGRST301" || e.code == "PGRST303"
@@ -187,7 +191,7 @@ ApiResult<DataApiService::Identity> DataApiService::Authenticate(const http::Req
   if (exp && now > *exp + cfg_.clock_skew_s) return JwtClaimsError("JWT expired");
   if (nbf && now + cfg_.clock_skew_s < *nbf) return JwtClaimsError("JWT not yet valid");
   if (iat && now + cfg_.clock_skew_s < *iat) return JwtClaimsError("JWT issued at future");
-  if (const auto* aud = obj.if_contains("aud")) {
+  if (const auto* aud = obj.if_contains("aud"); aud && !aud->is_null() && !(aud->is_array() && aud->as_array().empty())) {
     bool shape = aud->is_string() || aud->is_array();
     if (aud->is_array())
       for (const auto& a : aud->as_array()) shape = shape && a.is_string();
@@ -210,7 +214,9 @@ ApiResult<DataApiService::Identity> DataApiService::Authenticate(const http::Req
   // anything a token invents (DA-02). Without a list (PostgREST mode) Postgres decides through SET ROLE.
   if (!cfg_.roles.empty() && std::find(cfg_.roles.begin(), cfg_.roles.end(), *role) == cfg_.roles.end())
     return JwtClaimsError("JWT role is not allowed");
-  return Identity{*role, boost::json::serialize(claims), false};
+  // PostgREST answers 401 (not 403) to a permission error when the request runs as the anonymous role.
+  const bool is_anon = cfg_.anon_role && *role == *cfg_.anon_role;
+  return Identity{*role, boost::json::serialize(claims), is_anon};
 }
 
 boost::asio::awaitable<void> DataApiService::ListenForReloads(boost::asio::any_io_executor ex, std::string conninfo) {
@@ -281,6 +287,10 @@ ApiResult<DataApiService::Prepared> DataApiService::Prepare(http::Request& req, 
   if (!parsed) return parsed.error();
   p.api = std::move(*parsed);
   p.schema = p.api.schema.empty() ? p.snapshot->Schemas().front() : p.api.schema;
+  // Prefer: timezone= must name a zone Postgres knows; an unknown one is ignored (lenient) or PGRST122 (strict).
+  const bool tz_ok = !p.api.prefer.timezone || timezones_.count(*p.api.prefer.timezone);
+  p.strict_error = StrictPreferencesError(p.api.prefer, tz_ok);
+  if (!tz_ok) p.api.prefer.timezone.reset();
   return p;
 }
 
@@ -362,6 +372,8 @@ boost::asio::awaitable<ApiResult<DataApiService::Outcome>> DataApiService::Execu
   }
   pipeline.push_back({setup, params});
   if (cfg_.pre_request) pipeline.push_back({"SELECT " + FunctionName(*cfg_.pre_request) + "()", {}});
+  const size_t pre_index = pipeline.size();
+  if (opts.pre_statement) pipeline.push_back({opts.pre_statement->sql, opts.pre_statement->params});
   const size_t main_index = pipeline.size();
   pipeline.push_back({stmt.sql, stmt.params});
   pipeline.push_back({"SELECT nullif(current_setting('response.headers', true), ''), "
@@ -378,6 +390,7 @@ boost::asio::awaitable<ApiResult<DataApiService::Outcome>> DataApiService::Execu
       co_return MakeApiError(503, "PGRST000", "Database client error. Retrying the connection.");
     co_return FromDbError(err, !p.identity.anonymous).error;
   }
+  if (opts.pre_statement && !(*results)[pre_index].Empty()) out.pre_page = (*results)[pre_index].Int64(0, 1);
   const db::Rows& main = (*results)[main_index];
   const db::Rows& gucs = results->back();
   out.page = main.Empty() ? 0 : main.Int64(0, 1);
@@ -397,6 +410,14 @@ boost::asio::awaitable<ApiResult<DataApiService::Outcome>> DataApiService::Execu
                              "The query affects " + std::to_string(out.page) + " rows");
   }
   if (explicit_tx) {
+    // A transaction rolled back by choice still reports deferred constraint violations, as PostgREST does.
+    if (rollback && !condemned && !opts.read_only) {
+      auto immediate = co_await (*lease)->Script("SET CONSTRAINTS ALL IMMEDIATE");
+      if (!immediate) {
+        co_await (*lease)->Script("ROLLBACK");
+        co_return FromDbError(immediate.error(), !p.identity.anonymous).error;
+      }
+    }
     auto end = co_await (*lease)->Script(condemned || rollback ? "ROLLBACK" : "COMMIT");
     if (!end) co_return FromDbError(end.error(), !p.identity.anonymous).error;
   }
@@ -468,6 +489,11 @@ ApiResult<http::Response> DataApiService::Finish(const http::Request& req, const
     res.result(static_cast<unsigned>(s));
   }
   (void)req;
+  if (res.result() == bhttp::status::no_content) {
+    res.erase(bhttp::field::content_length);
+    res.erase(bhttp::field::content_type);
+    res.body().clear();
+  }
   return res;
 }
 
@@ -500,27 +526,138 @@ std::string LocationOf(const Relation& rel, std::string_view body) {
 
 }  // namespace
 
+namespace {
+
+// The response media type of a table read/write: the first Accept entry the Data API can produce.
+// nullopt = 406 PGRST107.
+std::optional<MediaType> NegotiateMedia(const ApiRequest& api) {
+  for (const auto& m : api.accept) {
+    switch (m.kind) {
+      case MediaTypeKind::kApplicationJson:
+      case MediaTypeKind::kSingularJson:
+      case MediaTypeKind::kArrayJsonStripped: return m;
+      case MediaTypeKind::kAny: return MediaType{};
+      default: break;
+    }
+  }
+  return std::nullopt;
+}
+
+ApiError MediaError(const ApiRequest& api) {
+  std::string list;
+  for (const auto& m : api.accept) list += (list.empty() ? "" : ", ") + ToMime(m);
+  return MakeApiError(406, "PGRST107", "None of these media types are available: " + list);
+}
+
+std::string JsonScalarText(const boost::json::value& v) {
+  return v.is_string() ? std::string(v.as_string()) : boost::json::serialize(v);
+}
+
+}  // namespace
+
+ApiError DataApiService::TableNotFound(const Prepared& p, std::string_view resource) const {
+  auto e = MakeApiError(404, "PGRST205", "Could not find the table '" + p.schema + "." + std::string(resource) +
+                                             "' in the schema cache");
+  if (auto best = FuzzyBest(p.snapshot->RelationNames(p.schema), resource, true))
+    e.hint = "Perhaps you meant the table '" + p.schema + "." + *best + "'";
+  return e;
+}
+
 boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req, std::string resource) {
   auto prepared = Prepare(req, false);
   if (!prepared) co_return Error(req, prepared.error());
   const Prepared& p = *prepared;
   const ApiRequest& api = p.api;
   const Relation* rel = p.snapshot->Find(p.schema, resource);
-  if (!rel) {
-    co_return Error(req, MakeApiError(404, "PGRST205", "Could not find the table '" + p.schema + "." + resource +
-                                                            "' in the schema cache"));
+  if (!rel) co_return Error(req, TableNotFound(p, resource));
+  if (p.verb == Verb::kOptions) {
+    auto res = http::MakeResponse(req, bhttp::status::ok);
+    std::string allow = "OPTIONS,GET,HEAD";
+    if (rel->insertable) allow += ",POST";
+    if (rel->insertable && rel->updatable && !rel->primary_key.empty()) allow += ",PUT";
+    if (rel->updatable) allow += ",PATCH";
+    if (rel->deletable) allow += ",DELETE";
+    res.set(bhttp::field::allow, allow);
+    co_return res;
   }
   const bool read = p.verb == Verb::kGet || p.verb == Verb::kHead;
-  const bool singular = std::any_of(api.accept.begin(), api.accept.end(),
-                                    [](const MediaType& m) { return m.kind == MediaTypeKind::kSingularJson; });
-  if (auto strict = StrictPreferencesError(api.prefer, true)) co_return Error(req, *strict);
+  if (p.strict_error) co_return Error(req, *p.strict_error);
+  const auto media = NegotiateMedia(api);
+  if (!media) co_return Error(req, MediaError(api));
+  const bool singular = media->kind == MediaTypeKind::kSingularJson;
+  const PreferReturn returning = api.prefer.returning.value_or(PreferReturn::kMinimal);
+  const bool representation = returning == PreferReturn::kRepresentation;
+  std::string_view body_in = req.raw.body();
+
+  // PATCH with an empty object (or [] / [{}]) changes nothing and is answered without the database.
+  if (p.verb == Verb::kPatch) {
+    boost::system::error_code ec;
+    const auto v = boost::json::parse(body_in, ec);
+    const bool empty = !ec && ((v.is_object() && v.as_object().empty()) || (v.is_array() && v.as_array().empty()) ||
+                               (v.is_array() && v.as_array().size() == 1 && v.as_array()[0].is_object() &&
+                                v.as_array()[0].as_object().empty()));
+    if (empty) {
+      auto res = http::MakeResponse(req, representation ? bhttp::status::ok : bhttp::status::no_content,
+                                    representation ? "[]" : "",
+                                    representation ? "application/json; charset=utf-8" : "");
+      res.set(bhttp::field::content_range, "*/*");
+      Outcome none;
+      auto finished = Finish(req, p, none, std::move(res));
+      if (!finished) co_return Error(req, finished.error());
+      co_return std::move(*finished);
+    }
+  }
 
   const BuildContext ctx = Context(p);
   ApiResult<Statement> stmt = ApiError{};
-  PreferReturn returning = api.prefer.returning.value_or(PreferReturn::kMinimal);
-  ApiRequest write_api;  // headers-only: the inserted rows' keys are needed for Location
+  ApiRequest write_api;  // a rewritten request (headers-only Location, PUT as an upsert)
   const ApiRequest* build_api = &api;
+  std::string put_body;
+  ExecOptions opts;
+  if (p.verb == Verb::kPut) {
+    // PUT: the filters name the whole primary key with eq, the payload's key matches them; an upsert of the
+    // first payload object.
+    bool ok = !rel->primary_key.empty() && api.logic.empty() && api.filters.size() == rel->primary_key.size();
+    std::map<std::string, std::string> url_key;
+    for (const auto& f : api.filters) {
+      ok = ok && f.path.empty() && f.filter.field.json_path.empty() && f.filter.expr.op == FilterOperator::kEq &&
+           !f.filter.expr.negated && !f.filter.expr.quantifier &&
+           std::find(rel->primary_key.begin(), rel->primary_key.end(), f.filter.field.name) != rel->primary_key.end();
+      url_key[f.filter.field.name] = f.filter.expr.value;
+    }
+    if (!ok || url_key.size() != rel->primary_key.size())
+      co_return Error(req, MakeApiError(405, "PGRST105", "Filters must include all and only primary key columns with 'eq' operators"));
+    boost::system::error_code ec;
+    const auto v = boost::json::parse(body_in, ec);
+    const boost::json::object* row = nullptr;
+    if (!ec && v.is_object()) row = &v.as_object();
+    if (!ec && v.is_array() && !v.as_array().empty() && v.as_array()[0].is_object()) row = &v.as_array()[0].as_object();
+    if (!row) co_return Error(req, MakeApiError(400, "PGRST102", "Empty or invalid json"));
+    for (const auto& [k, val] : url_key) {
+      const auto* x = row->if_contains(k);
+      if (!x || x->is_null() || JsonScalarText(*x) != val)
+        co_return Error(req, MakeApiError(400, "PGRST115", "Payload values do not match URL in primary key column(s)"));
+    }
+    put_body = boost::json::serialize(*row);
+    body_in = put_body;
+    write_api = api;
+    write_api.on_conflict = rel->primary_key;
+    write_api.prefer.resolution = PreferResolution::kMergeDuplicates;
+    write_api.filters.clear();
+    build_api = &write_api;
+    ApiRequest exists_api = api;
+    exists_api.select.clear();
+    SelectItem one;
+    one.field.name = rel->primary_key.front();
+    exists_api.select.push_back(one);
+    exists_api.prefer.count.reset();
+    exists_api.range = RowRange{};
+    auto exists = BuildRead(exists_api, *rel, ctx);
+    if (!exists) co_return Error(req, exists.error());
+    opts.pre_statement = std::move(*exists);
+  }
   if (p.verb == Verb::kPost && returning == PreferReturn::kHeadersOnly) {
+    // headers-only: the inserted rows' keys are read back for Location.
     write_api = api;
     write_api.prefer.returning = PreferReturn::kRepresentation;
     write_api.select.clear();
@@ -529,19 +666,24 @@ boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req
       item.field.name = k;
       write_api.select.push_back(item);
     }
+    if (write_api.select.empty()) {
+      SelectItem star;
+      star.field.name = "*";
+      write_api.select.push_back(star);
+    }
     build_api = &write_api;
   }
   switch (p.verb) {
     case Verb::kGet:
     case Verb::kHead: stmt = BuildRead(*build_api, *rel, ctx); break;
-    case Verb::kPost: stmt = BuildInsert(*build_api, *rel, req.raw.body(), ctx); break;
-    case Verb::kPatch: stmt = BuildUpdate(*build_api, *rel, req.raw.body(), ctx); break;
+    case Verb::kPost:
+    case Verb::kPut: stmt = BuildInsert(*build_api, *rel, body_in, ctx); break;
+    case Verb::kPatch: stmt = BuildUpdate(*build_api, *rel, body_in, ctx); break;
     case Verb::kDelete: stmt = BuildDelete(*build_api, *rel, ctx); break;
     default: co_return Error(req, MakeApiError(405, "PGRST117", "Unsupported HTTP method"));
   }
   if (!stmt) co_return Error(req, stmt.error());
 
-  ExecOptions opts;
   opts.read_only = read;
   opts.singular = singular;
   if (api.prefer.handling == PreferHandling::kStrict && api.prefer.max_affected && !read)
@@ -551,17 +693,22 @@ boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req
   const Outcome& o = *outcome;
 
   bhttp::status status = bhttp::status::ok;
-  const bool representation = returning == PreferReturn::kRepresentation;
   std::string body = o.body;
   if (p.verb == Verb::kPost) status = bhttp::status::created;
-  if ((p.verb == Verb::kPatch || p.verb == Verb::kDelete) && !representation) status = bhttp::status::no_content;
+  if (p.verb == Verb::kPut) status = o.pre_page == 0 ? bhttp::status::created : bhttp::status::ok;
+  if ((p.verb == Verb::kPatch || p.verb == Verb::kDelete || p.verb == Verb::kPut) && !representation)
+    status = bhttp::status::no_content;
   std::string location;
   if (p.verb == Verb::kPost && returning == PreferReturn::kHeadersOnly) location = LocationOf(*rel, body);
   if (!read && !representation) body.clear();
-  const std::string_view content_type =
-      (!read && !representation) ? std::string_view()
-      : singular                 ? std::string_view("application/vnd.pgrst.object+json; charset=utf-8")
-                                 : std::string_view("application/json; charset=utf-8");
+  const std::string content_type =
+      (!read && !representation) ? std::string()
+      : singular ? std::string(media->nulls_stripped ? "application/vnd.pgrst.object+json;nulls=stripped; charset=utf-8"
+                                                     : "application/vnd.pgrst.object+json; charset=utf-8")
+      : media->kind == MediaTypeKind::kArrayJsonStripped
+          ? std::string("application/vnd.pgrst.array+json;nulls=stripped; charset=utf-8")
+          : std::string("application/json; charset=utf-8");
+  const bool counted = api.prefer.count.has_value();
   if (read) {
     // PostgREST's range status: 416 past the end, 206 for a partial page of a known total.
     const std::int64_t from = api.range.offset;
@@ -581,8 +728,15 @@ boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req
     const std::int64_t from = api.range.offset;
     const std::string range = o.page == 0 ? "*" : std::to_string(from) + "-" + std::to_string(from + o.page - 1);
     res.set(bhttp::field::content_range, range + "/" + (o.total ? std::to_string(*o.total) : std::string("*")));
+    res.set(bhttp::field::content_location,
+            "/" + resource + (api.canonical_query.empty() ? "" : "?" + api.canonical_query));
   } else {
-    res.set(bhttp::field::content_range, "*/" + (o.total ? std::to_string(*o.total) : std::string("*")));
+    // Writes: the affected rows are the total when counted; PATCH shows them as a range (PostgREST).
+    const std::string total = counted ? std::to_string(o.page) : std::string("*");
+    if (p.verb == Verb::kPatch && o.page > 0)
+      res.set(bhttp::field::content_range, "0-" + std::to_string(o.page - 1) + "/" + total);
+    else
+      res.set(bhttp::field::content_range, "*/" + total);
   }
   if (!location.empty()) res.set(bhttp::field::location, location);
   auto finished = Finish(req, p, o, std::move(res));

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,6 +51,10 @@ struct DataApiConfig {
   bool server_timing = false;
   std::string openapi_mode = "follow-privileges";  //!< follow-privileges | ignore-privileges | disabled
   std::optional<std::string> root_spec;             //!< db-root-spec: a function answering GET /
+  bool openapi_security_active = false;                  //!< openapi-security-active: JWT security definitions
+  std::optional<std::string> openapi_server_proxy_uri;  //!< openapi-server-proxy-uri: host/basePath/scheme shown
+  std::string server_host = "!4";                        //!< server-host, as the OpenAPI document shows it
+  std::int64_t server_port = 3000;                       //!< server-port, as the OpenAPI document shows it
 };
 
 //! Verifies a compact JWS with the service's own keys; returns the payload JSON.
@@ -73,6 +78,8 @@ class DataApiService {
   //! (or an empty payload, as PostgREST). Reconnects with backoff. Run once, on one io thread.
   boost::asio::awaitable<void> ListenForReloads(boost::asio::any_io_executor ex, std::string conninfo);
   const DataApiConfig& Config() const { return cfg_; }
+  //! The zone names Postgres knows (pg_timezone_names), for Prefer: timezone=. Set once before serving.
+  void SetTimezones(std::set<std::string> names) { timezones_ = std::move(names); }
 
  private:
   struct Identity {
@@ -87,11 +94,15 @@ class DataApiService {
     Verb verb = Verb::kGet;
     std::shared_ptr<const SchemaCache> snapshot;
     std::string schema;  //!< the target schema (profile or the first exposed one)
+    std::optional<ApiError> strict_error;  //!< PGRST122 (handling=strict), raised where PostgREST raises it
   };
   struct ExecOptions {
     bool read_only = true;  //!< GET/HEAD (and stable/immutable functions): transaction_read_only
     bool singular = false;  //!< application/vnd.pgrst.object+json: exactly one row or PGRST116
     std::optional<std::int64_t> max_affected;  //!< Prefer: handling=strict, max-affected=N
+    //! Run before the main statement in the same transaction; its page_total comes back in Outcome::pre_page
+    //! (PUT: whether the row existed).
+    std::optional<Statement> pre_statement;
   };
   struct Outcome {
     std::optional<std::int64_t> total;  //!< total_result_set (count=exact)
@@ -101,6 +112,7 @@ class DataApiService {
     std::optional<std::string> response_status;   //!< the response.status GUC
     bool rolled_back = false;
     bool tx_applied = false;  //!< a Prefer: tx was honoured (Preference-Applied)
+    std::int64_t pre_page = 0;
   };
 
   ApiResult<Identity> Authenticate(const http::Request& req) const;
@@ -111,6 +123,8 @@ class DataApiService {
   ApiResult<http::Response> Finish(const http::Request& req, const Prepared& p, const Outcome& o,
                                    http::Response res) const;
   http::Response Error(const http::Request& req, const ApiError& e) const;
+  //! PGRST205 with PostgREST's "Perhaps you meant the table ..." hint.
+  ApiError TableNotFound(const Prepared& p, std::string_view resource) const;
   BuildContext Context(const Prepared& p) const;
 
   DataApiConfig cfg_;
@@ -118,6 +132,7 @@ class DataApiService {
   std::atomic<std::shared_ptr<const SchemaCache>> schema_;
   std::atomic<bool> stopping_{false};
   std::vector<std::unique_ptr<db::Pool>> pools_;
+  std::set<std::string> timezones_;
 };
 
 }  // namespace pgwarden::dataapi

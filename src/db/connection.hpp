@@ -37,6 +37,7 @@ class Rows {
   Rows() = default;
   explicit Rows(PGresult* r) : res_(r) {}
   int Size() const { return res_ ? PQntuples(res_.get()) : 0; }
+  int Columns() const { return res_ ? PQnfields(res_.get()) : 0; }
   bool Empty() const { return Size() == 0; }
   int Column(const char* name) const { return PQfnumber(res_.get(), name); }
   bool IsNull(int row, int col) const { return PQgetisnull(res_.get(), row, col) != 0; }

@@ -32,7 +32,8 @@ std::string ArrayLiteral(const std::vector<std::string>& items) {
 //
 // Columns: 0 schema, 1 name, 2 description, 3 params json [[name, type, record_type, required, variadic]],
 // 4 return type schema, 5 return type name, 6 setof, 7 composite, 8 composite alias, 9 volatility,
-// 10 has variadic, 11 isolation level, 12 columns json [[name, type]].
+// 10 has variadic, 11 isolation level, 12 columns json [[name, type]], 13 the declared return type's name when it
+// is a domain (media type handlers: `returns "text/plain"`), 14 the base type's name.
 constexpr const char* kRoutinesQuery = R"SQL(
 WITH RECURSIVE
 recurse AS (
@@ -91,9 +92,20 @@ arguments AS (
   JOIN type_names tn ON tn.oid = a.type
   GROUP BY p.oid, p.pronargs, p.pronargdefaults
 ),
+-- A column's type as the relation cache shows it: a domain over a pg_catalog type as its base type (PostgREST's
+-- data_type), so e.g. full-text search sees a tsvector domain as tsvector.
+column_types AS (
+  SELECT t.oid, t.typtype, COALESCE(bn.nspname = 'pg_catalog', false) AS base_in_catalog,
+    CASE WHEN t.typtype = 'd' AND bn.nspname = 'pg_catalog' THEN pg_catalog.format_type(t.typbasetype, NULL)
+         ELSE pg_catalog.format_type(t.oid, NULL) END AS name
+  FROM pg_catalog.pg_type t
+  LEFT JOIN pg_catalog.pg_type b ON b.oid = t.typbasetype
+  LEFT JOIN pg_catalog.pg_namespace bn ON bn.oid = b.typnamespace
+),
 out_columns AS (
   SELECT p.oid,
-    pg_catalog.json_agg(pg_catalog.json_build_array(x.name, pg_catalog.format_type(x.type, NULL)) ORDER BY x.idx) AS cols
+    pg_catalog.json_agg(pg_catalog.json_build_array(x.name, (SELECT ct.name FROM column_types ct WHERE ct.oid = x.type))
+                        ORDER BY x.idx) AS cols
   FROM procs p
   CROSS JOIN LATERAL unnest(p.proargnames, p.proallargtypes, p.proargmodes) WITH ORDINALITY AS x (name, type, mode, idx)
   WHERE x.mode IN ('o', 'b', 't')
@@ -112,8 +124,11 @@ SELECT
   p.provolatile,
   p.provariadic <> 0,
   pg_catalog.lower((pg_catalog.regexp_split_to_array((pg_catalog.regexp_split_to_array(iso_config, '='))[2], ','))[1]),
-  CASE WHEN COALESCE(p.proargmodes::text[] && '{t,b,o}', false) THEN oc.cols ELSE cc.cols END
+  CASE WHEN COALESCE(p.proargmodes::text[] && '{t,b,o}', false) THEN oc.cols ELSE cc.cols END,
+  CASE WHEN rt.typtype = 'd' THEN pg_catalog.lower(rt.typname) END,
+  t.typname
 FROM procs p
+JOIN pg_catalog.pg_type rt ON rt.oid = p.prorettype
 JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
 LEFT JOIN arguments a ON a.oid = p.oid
 JOIN base_types bt ON bt.oid = p.prorettype
@@ -127,9 +142,11 @@ LEFT JOIN LATERAL (
 ) iso(iso_config) ON true
 LEFT JOIN out_columns oc ON oc.oid = p.oid
 LEFT JOIN LATERAL (
-  SELECT pg_catalog.json_agg(pg_catalog.json_build_array(at.attname, pg_catalog.format_type(at.atttypid, at.atttypmod))
-                             ORDER BY at.attnum) AS cols
+  SELECT pg_catalog.json_agg(pg_catalog.json_build_array(at.attname,
+           CASE WHEN ty.typtype = 'd' AND ty.base_in_catalog THEN ty.name
+                ELSE pg_catalog.format_type(at.atttypid, at.atttypmod) END) ORDER BY at.attnum) AS cols
   FROM pg_catalog.pg_attribute at
+  JOIN column_types ty ON ty.oid = at.atttypid
   WHERE at.attrelid = comp.oid AND at.attnum > 0 AND NOT at.attisdropped
 ) cc ON true
 WHERE t.oid <> 'pg_catalog.trigger'::pg_catalog.regtype AND COALESCE(a.callable, true)
@@ -189,6 +206,8 @@ std::shared_ptr<const RoutineCache> RoutineCache::FromRows(const db::Rows& rows)
         }
       }
     }
+    if (!rows.IsNull(i, 13)) r.return_domain = std::string(rows.Text(i, 13));
+    r.return_base_type = std::string(rows.Text(i, 14));
     RoutineCache::Key key{r.schema, r.name};
     cache->routines_[std::move(key)].push_back(std::move(r));
   }

@@ -58,6 +58,10 @@ struct Routine {
   std::string return_type_name;    //!< the relation name for a composite type, else the type name ("void", "int4")
   //! The row type's columns when returns_composite (empty when unknown, e.g. `returns record`).
   std::vector<RoutineColumn> columns;
+  //! The declared return type when it is a domain, lower-cased: a media type handler such as "text/plain",
+  //! "image/png" or "*/*" (PostgREST's media type domains).
+  std::optional<std::string> return_domain;
+  std::string return_base_type;  //!< pg_type.typname of the base type: "bytea", "text", "xml", ...
 
   Volatility volatility = Volatility::kVolatile;
   bool has_variadic = false;

@@ -36,9 +36,14 @@ std::string ArrayLiteral(const std::vector<std::string>& items) {
 constexpr const char* kIntrospect =
     "SELECT n.nspname, c.relname, c.relkind IN ('v','m') AS is_view, a.attname, "
     "       format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, a.atthasdef, "
-    "       COALESCE(a.attnum = ANY (i.indkey), false) AS is_pk "
+    "       COALESCE(a.attnum = ANY (i.indkey), false) AS is_pk, "
+    "       c.relkind IN ('r','p') OR (pg_relation_is_updatable(c.oid::regclass, true) & 8) = 8, "
+    "       c.relkind IN ('r','p') OR (pg_relation_is_updatable(c.oid::regclass, true) & 4) = 4, "
+    "       c.relkind IN ('r','p') OR (pg_relation_is_updatable(c.oid::regclass, true) & 16) = 16, "
+    "       format_type(COALESCE(NULLIF(t.typbasetype, 0), a.atttypid), NULL) AS base_type "
     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
     "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+    "JOIN pg_type t ON t.oid = a.atttypid "
     "LEFT JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary "
     "WHERE c.relkind IN ('r','v','m','f','p') AND NOT c.relispartition AND n.nspname = ANY ($1::text[]) "
     "ORDER BY n.nspname, c.relname, a.attnum";
@@ -82,7 +87,7 @@ SELECT
     JOIN LATERAL (
       SELECT
         json_agg(json_build_array(cols.attname, refs.attname) order by ord) AS cols_and_fcols,
-        jsonb_agg(cols.attname order by ord) AS cols
+        jsonb_agg(cols.attname order by cols.attnum) AS cols
       FROM unnest(traint.conkey, traint.confkey) WITH ORDINALITY AS _(col, ref, ord)
       JOIN pg_attribute cols ON cols.attrelid = traint.conrelid AND cols.attnum = col
       JOIN pg_attribute refs ON refs.attrelid = traint.confrelid AND refs.attnum = ref
@@ -280,7 +285,12 @@ SELECT
  JOIN pg_class tc ON tc.reltype = p.proargtypes[0]
  JOIN pg_namespace tn ON tn.oid = tc.relnamespace
  WHERE p.pronargs >= 1 AND p.pronargs - p.pronargdefaults <= 1 AND p.prokind = 'f'
-   AND pn.nspname = ANY($1::text[]) AND tn.nspname = ANY($1::text[]))
+   AND pn.nspname = ANY($1::text[]) AND tn.nspname = ANY($1::text[])),
+(SELECT COALESCE(json_agg(json_build_array(n.nspname, c.relname,
+          (SELECT json_agg(a.attname) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum = ANY (con.conkey)))), '[]')::text
+ FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE con.contype = 'p' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+   AND NOT (n.nspname = ANY($1::text[])))
 )SQL";
 
 std::string Str(const boost::json::value& v) {
@@ -344,10 +354,16 @@ std::vector<Relation> SchemaCache::RelationsFromRows(const db::Rows& rows) {
       rel.schema = std::string(rows.Text(i, 0));
       rel.name = std::string(rows.Text(i, 1));
       rel.is_view = rows.Bool(i, 2);
+      if (rows.Columns() > 10) {
+        rel.insertable = rows.Bool(i, 8);
+        rel.updatable = rows.Bool(i, 9);
+        rel.deletable = rows.Bool(i, 10);
+      }
       out.push_back(std::move(rel));
     }
     auto& rel = out.back();
-    Column col{std::string(rows.Text(i, 3)), std::string(rows.Text(i, 4)), rows.Bool(i, 5), rows.Bool(i, 6)};
+    Column col{std::string(rows.Text(i, 3)), std::string(rows.Text(i, 4)), rows.Bool(i, 5), rows.Bool(i, 6),
+               std::string(rows.Text(i, 11))};
     if (rows.Bool(i, 7)) rel.primary_key.push_back(col.name);
     rel.columns.push_back(std::move(col));
   }
@@ -468,6 +484,12 @@ void SchemaCache::BuildRelationships(const Raw& raw) {
   }
 
   // addM2MRels: a table with foreign keys to two tables whose columns are all part of its primary key.
+  std::map<QualifiedName, std::vector<std::string>> other_pks;
+  for (const auto& row : ParseArray(raw.other_primary_keys_json)) {
+    if (!row.is_array() || row.as_array().size() != 3 || !row.as_array()[2].is_array()) continue;
+    auto& cols = other_pks[{Str(row.as_array()[0]), Str(row.as_array()[1])}];
+    for (const auto& c : row.as_array()[2].as_array()) cols.push_back(Str(c));
+  }
   std::vector<Relationship> m2m;
   for (const auto& r1 : rels) {
     if (r1.cardinality != Cardinality::kM2O) continue;
@@ -476,6 +498,7 @@ void SchemaCache::BuildRelationships(const Raw& raw) {
       const Relation* jt = Find(r1.table.schema, r1.table.name);
       std::set<std::string> pk;
       if (jt) pk.insert(jt->primary_key.begin(), jt->primary_key.end());
+      if (auto o = other_pks.find(r1.table); !jt && o != other_pks.end()) pk.insert(o->second.begin(), o->second.end());
       bool subset = true;
       for (const auto& c : r1.columns) subset = subset && pk.count(c.first);
       for (const auto& c : r2.columns) subset = subset && pk.count(c.first);
@@ -533,16 +556,21 @@ void SchemaCache::BuildRelationships(const Raw& raw) {
 
   for (auto& r : rels) {
     if (overridden.count({r.table, r.foreign_table})) continue;
-    if (!exposed(r.table.schema) || !exposed(r.foreign_table.schema)) continue;
+    if (!exposed(r.table.schema)) continue;
+    // PostgREST's removeInternal filters the list but keeps the key: an origin whose only relationships go
+    // through internal schemas still "has relationships" (it changes PGRST200's hint).
+    auto& list = relationships_[{r.table, r.foreign_table.schema}];
+    if (!exposed(r.foreign_table.schema)) continue;
     if (r.cardinality == Cardinality::kM2M && !exposed(r.junction.table.schema)) continue;
-    relationships_[{r.table, r.foreign_table.schema}].push_back(std::move(r));
+    list.push_back(std::move(r));
   }
   std::set<std::pair<QualifiedName, QualifiedName>> seen_computed;
   for (auto& c : computed) {
     if (!seen_computed.emplace(c.table, c.function).second) continue;
-    if (!exposed(c.table.schema) || !exposed(c.foreign_table.schema)) continue;
+    if (!exposed(c.table.schema)) continue;
     // The key uses the function's schema, as PostgREST's deformed map does.
-    relationships_[{c.table, c.function.schema}].push_back(std::move(c));
+    auto& list = relationships_[{c.table, c.function.schema}];
+    if (exposed(c.foreign_table.schema)) list.push_back(std::move(c));
   }
   for (auto& [key, list] : relationships_)
     std::stable_sort(list.begin(), list.end(), [](const Relationship& a, const Relationship& b) { return SortKey(a) < SortKey(b); });
@@ -572,6 +600,7 @@ Result<std::shared_ptr<const SchemaCache>> SchemaCache::Load(db::Connection& con
     raw.view_key_deps_json = std::string(rels->Text(0, 1));
     raw.computed_rels_json = std::string(rels->Text(0, 2));
     raw.computed_fields_json = std::string(rels->Text(0, 3));
+    raw.other_primary_keys_json = std::string(rels->Text(0, 4));
   }
   return FromRaw(std::move(raw), schemas);
 }
@@ -593,6 +622,7 @@ boost::asio::awaitable<Result<std::shared_ptr<const SchemaCache>>> SchemaCache::
     raw.view_key_deps_json = std::string(rels->Text(0, 1));
     raw.computed_rels_json = std::string(rels->Text(0, 2));
     raw.computed_fields_json = std::string(rels->Text(0, 3));
+    raw.other_primary_keys_json = std::string(rels->Text(0, 4));
   }
   co_return FromRaw(std::move(raw), schemas);
 }
@@ -600,6 +630,12 @@ boost::asio::awaitable<Result<std::shared_ptr<const SchemaCache>>> SchemaCache::
 const Relation* SchemaCache::Find(std::string_view schema, std::string_view name) const {
   const auto it = relations_.find(std::pair<std::string, std::string>(schema, name));
   return it == relations_.end() ? nullptr : &it->second;
+}
+
+const std::vector<Relationship>* SchemaCache::FindRelationships(const QualifiedName& table,
+                                                                std::string_view target_schema) const {
+  const auto it = relationships_.find({table, std::string(target_schema)});
+  return it == relationships_.end() ? nullptr : &it->second;
 }
 
 const std::vector<Relationship>& SchemaCache::RelationshipsFrom(const QualifiedName& table,

@@ -25,12 +25,14 @@ struct Column {
   std::string type;  //!< format_type(), e.g. "uuid", "text", "timestamp with time zone"
   bool nullable = true;
   bool has_default = false;
+  std::string base_type = {};  //!< the type a domain is based on (format_type without typmod); `type` otherwise
 };
 
 struct Relation {
   std::string schema;
   std::string name;
   bool is_view = false;
+  bool insertable = true, updatable = true, deletable = true;  //!< views: pg_relation_is_updatable (OPTIONS)
   std::vector<Column> columns;  //!< in attnum order
   //! Tables: the primary key. Views: the base table's primary key as the view exposes it (PostgREST's
   //! addViewPrimaryKeys).
@@ -112,10 +114,19 @@ class SchemaCache {
   static std::shared_ptr<const SchemaCache> FromRaw(Raw raw, const std::vector<std::string>& schemas);
 
   const Relation* Find(std::string_view schema, std::string_view name) const;
+  //! The relation names of `schema` (PGRST205's "Perhaps you meant the table ...").
+  std::vector<std::string> RelationNames(std::string_view schema) const {
+    std::vector<std::string> out;
+    for (const auto& [key, rel] : relations_)
+      if (key.first == schema) out.push_back(key.second);
+    return out;
+  }
   const std::vector<std::string>& Schemas() const { return schemas_; }
   //! Relationships whose table is `table` and whose foreign table lives in `target_schema`, sorted as PostgREST
   //! sorts them (computed relationships override detected ones of the same name).
   const std::vector<Relationship>& RelationshipsFrom(const QualifiedName& table, std::string_view target_schema) const;
+  //! The same, or null when PostgREST's relationship map has no entry at all for that key.
+  const std::vector<Relationship>* FindRelationships(const QualifiedName& table, std::string_view target_schema) const;
   //! Every origin table of `schema` that has relationships into `schema` (PGRST200's "perhaps you meant").
   std::vector<std::string> RelationshipOrigins(std::string_view schema) const;
   const ComputedField* FindComputedField(const QualifiedName& table, std::string_view name) const;

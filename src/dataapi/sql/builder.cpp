@@ -138,10 +138,10 @@ ApiError NoRelError(const SchemaCache& cache, std::string_view schema, std::stri
                             "Searched for a foreign key relationship between '" + std::string(origin) + "' and '" +
                                 std::string(target) + (hint ? "' using the hint '" + *hint : std::string()) +
                                 "' in the schema '" + std::string(schema) + "', but no matches were found.");
-  const auto& from_origin = cache.RelationshipsFrom(QualifiedName{std::string(schema), std::string(origin)}, schema);
-  if (!from_origin.empty()) {
+  const auto* from_origin = cache.FindRelationships(QualifiedName{std::string(schema), std::string(origin)}, schema);
+  if (from_origin) {
     std::vector<std::string> children;
-    for (const auto& r : from_origin) children.push_back(r.computed ? r.function.name : r.foreign_table.name);
+    for (const auto& r : *from_origin) children.push_back(r.computed ? r.function.name : r.foreign_table.name);
     if (auto s = FuzzyBest(children, target, /*exclude_exact=*/true))
       e.hint = "Perhaps you meant '" + *s + "' instead of '" + std::string(target) + "'.";
   } else {
@@ -209,7 +209,13 @@ struct Node {
 
   std::string OutName() const { return alias ? *alias : name; }
   bool ToOne() const { return to_parent && to_parent->IsToOne(); }
-  bool EmptyEmbed() const { return fields.empty() && children.empty(); }
+  //! No fields here nor below (PostgREST's hasOnlyNullEmbed): joined for filtering, not output.
+  bool EmptyEmbed() const {
+    if (!fields.empty()) return false;
+    for (const auto& c : children)
+      if (!c.EmptyEmbed()) return false;
+    return true;
+  }
 };
 
 //! A column a node's query outputs. `hoist`: an aggregate of a to-one spread, applied by the nearest
@@ -293,7 +299,6 @@ struct Builder {
     }
     if (mutation) {
       for (const auto& po : req.order) {
-        if (po.path.empty()) continue;
         auto n = FindPath(root, po.path);
         if (!n) return Fail(n.error());
         (*n)->order = po.terms;
@@ -367,7 +372,9 @@ struct Builder {
       json = col->type == "json" || col->type == "jsonb";
     } else if (const ComputedField* cf =
                    cache ? cache->FindComputedField(QualifiedName{n.rel->schema, n.rel->name}, f.name) : nullptr) {
-      out = QuoteIdent(cf->table.schema) + "." + QuoteIdent(cf->name) + "(" + QuoteIdent(n.from_alias) + ")";
+      // The row is cast to the table's type: writes read a CTE (an anonymous record) and overloads need the type.
+      out = QuoteIdent(cf->table.schema) + "." + QuoteIdent(cf->name) + "(" + QuoteIdent(n.from_alias) +
+            "::" + QuoteIdent(n.rel->schema) + "." + QuoteIdent(n.rel->name) + ")";
       json = cf->return_type == "json" || cf->return_type == "jsonb";
     } else {
       Fail(ColumnError(n.from_alias, f.name));
@@ -401,8 +408,8 @@ struct Builder {
     std::string sql;
     auto binary = [&](const char* op) {
       if (e.quantifier) {
-        return col + " " + op + (*e.quantifier == Quantifier::kAny ? " ANY(" : " ALL(") + Param(ArrayLiteral(e.list)) +
-               ")";
+        const std::string arr = e.list.empty() ? e.value : ArrayLiteral(e.list);
+        return col + " " + op + (*e.quantifier == Quantifier::kAny ? " ANY(" : " ALL(") + Param(arr) + ")";
       }
       return col + " " + op + " " + Param(e.value);
     };
@@ -426,13 +433,19 @@ struct Builder {
         if (e.quantifier) {
           std::vector<std::string> items;
           for (const auto& v : e.list) items.push_back(like_value(v));
-          sql = col + " " + op + (*e.quantifier == Quantifier::kAny ? " ANY(" : " ALL(") + Param(ArrayLiteral(items)) + ")";
+          const std::string arr = e.list.empty() ? like_value(e.value) : ArrayLiteral(items);
+          sql = col + " " + op + (*e.quantifier == Quantifier::kAny ? " ANY(" : " ALL(") + Param(arr) + ")";
         } else {
           sql = col + " " + op + " " + Param(like_value(e.value));
         }
         break;
       }
-      case FilterOperator::kIn: sql = col + " = ANY(" + Param(ArrayLiteral(e.list)) + ")"; break;
+      case FilterOperator::kIn: {
+        // `in.()` and `in.(   )` are the empty set, as in PostgREST.
+        const bool empty = e.list.empty() || (e.list.size() == 1 && e.list[0].find_first_not_of(" \t") == std::string::npos);
+        sql = col + " = ANY(" + (empty ? std::string("'{}'") : Param(ArrayLiteral(e.list))) + ")";
+        break;
+      }
       case FilterOperator::kIs:
         switch (e.is_value) {
           case IsValue::kNull: sql = col + " IS NULL"; break;
@@ -462,7 +475,16 @@ struct Builder {
         const std::string query = e.language ? std::string(fn) + "(" + Param(*e.language) + "::regconfig, " +
                                                    Param(e.value) + ")"
                                              : std::string(fn) + "(" + Param(e.value) + ")";
-        sql = col + " @@ " + query;
+        const Column* c = f.field.json_path.empty() ? n.rel->FindColumn(f.field.name) : nullptr;
+        const ComputedField* cf = !c && f.field.json_path.empty() && cache
+                                      ? cache->FindComputedField(QualifiedName{n.rel->schema, n.rel->name}, f.field.name)
+                                      : nullptr;
+        const bool tsvector = (c && (c->type == "tsvector" || c->base_type == "tsvector")) ||
+                              (cf && cf->return_type == "tsvector");
+        const std::string vec = tsvector ? col
+                                : e.language ? "to_tsvector(" + Param(*e.language) + "::regconfig, " + col + ")"
+                                             : "to_tsvector(" + col + ")";
+        sql = vec + " @@ " + query;
         break;
       }
     }
@@ -496,7 +518,8 @@ struct Builder {
 
   bool SubtreeHasAgg(const Node& n) const {
     for (const auto& f : n.fields)
-      if (f.aggregate) return true;
+      if (f.aggregate || (f.field.name == "count" && f.field.json_path.empty() && !f.cast && !n.rel->FindColumn("count")))
+        return true;
     for (const auto& c : n.children)
       if (c.spread && c.ToOne() && SubtreeHasAgg(c)) return true;
     return false;
@@ -508,7 +531,14 @@ struct Builder {
   std::vector<OutCol> Outputs(const Node& n, bool hoisting, const std::string& select_raw) {
     std::vector<OutCol> out;
     const bool expand = n.spread || SubtreeHasAgg(n);
-    for (const auto& item : n.fields) {
+    for (const auto& written : n.fields) {
+      // `select=count` without parentheses (no such column): PostgREST's backwards-compatible count().
+      SelectItem item = written;
+      if (item.field.name == "count" && item.field.json_path.empty() && !item.aggregate && !item.cast &&
+          !n.rel->FindColumn("count")) {
+        item.field.name = "*";
+        item.aggregate = AggregateFunction::kCount;
+      }
       if (item.field.name == "*" && !item.aggregate) {
         if (expand) {
           for (const auto& c : n.rel->columns)
@@ -859,7 +889,9 @@ ApiResult<Statement> BuildInsert(const ApiRequest& req, const Relation& rel, std
   std::string write;
   const std::string payload = b.Param(std::string(body));
   if (cols->empty()) {
-    write = "INSERT INTO " + table + " AS " + QuoteIdent(rel.name) + " SELECT * FROM " + table + " WHERE false";
+    // `{}`, `[{}, {}]`: rows of defaults only (a zero-column SELECT leaves every column to its default); `[]`: none.
+    write = "INSERT INTO " + table + " AS " + QuoteIdent(rel.name) + " SELECT FROM json_array_elements(CASE json_typeof(" +
+            payload + "::json) WHEN 'array' THEN " + payload + "::json ELSE json_build_array(" + payload + "::json) END)";
   } else {
     std::string list;
     for (const auto& c : *cols) list += (list.empty() ? "" : ", ") + QuoteIdent(c);

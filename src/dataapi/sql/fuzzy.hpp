@@ -32,6 +32,12 @@ inline std::map<std::string, int> Grams(const std::string& normalized, size_t n)
   return out;
 }
 
+inline std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
 inline size_t Levenshtein(const std::string& a, const std::string& b) {
   std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
@@ -51,9 +57,11 @@ inline size_t Levenshtein(const std::string& a, const std::string& b) {
 inline std::optional<std::string> FuzzyBest(const std::vector<std::string>& items, std::string_view value,
                                             bool exclude_exact) {
   using namespace fuzzy_detail;
+  // As Data.FuzzySet: entries and the query are lower-cased; only the n-grams use the normalized text.
+  const std::string lower = Lower(value);
   const std::string key = Normalize(value);
   for (const auto& it : items)
-    if (Normalize(it) == key) return exclude_exact ? std::nullopt : std::optional<std::string>(it);
+    if (Lower(it) == lower) return exclude_exact ? std::nullopt : std::optional<std::string>(it);
   for (size_t n = 3; n >= 2; --n) {
     const auto q = Grams(key, n);
     double qnorm = 0;
@@ -73,9 +81,9 @@ inline std::optional<std::string> FuzzyBest(const std::vector<std::string>& item
     std::stable_sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
     if (scored.size() > 50) scored.resize(50);
     for (auto& [score, it] : scored) {
-      const std::string a = Normalize(it);
-      const double len = double(std::max(a.size(), key.size()));
-      score = len == 0 ? 1.0 : 1.0 - double(Levenshtein(a, key)) / len;
+      const std::string a = Lower(it);
+      const double len = double(std::max(a.size(), lower.size()));
+      score = len == 0 ? 1.0 : 1.0 - double(Levenshtein(a, lower)) / len;
     }
     std::stable_sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
     std::vector<std::pair<double, std::string>> kept;

@@ -428,7 +428,8 @@ RpcCall BuildCall(const Routine& routine, const RpcArguments& args, const ApiReq
 }
 
 ApiResult<Statement> BuildRpc(const ApiRequest& api, const Routine& routine, const RpcArguments& args,
-                              const BuildContext& ctx, bool singular) {
+                              const BuildContext& ctx, RpcBody output) {
+  const bool singular = output == RpcBody::kSingular;
   const RpcCall call = BuildCall(routine, args, api);
   const Relation rel = ResultRelation(routine, ctx.cache);
   BuildContext read_ctx = ctx;
@@ -449,6 +450,21 @@ ApiResult<Statement> BuildRpc(const ApiRequest& api, const Routine& routine, con
                       "FROM pg_catalog.json_array_elements(pgrst_read.body::json) WITH ORDINALITY AS e(v, i))";
   } else if (routine.ReturnsSingleComposite() && !singular) {
     body = "COALESCE((pgrst_read.body::json->0)::text, 'null')";
+  }
+  if (output == RpcBody::kScalarText) {
+    // The value as its type prints it (bytea as \x hex, decoded by the caller).
+    body = "COALESCE(pgrst_read.body::json->0->>'pgrst_scalar', '')";
+  } else if (output == RpcBody::kCsv) {
+    // Statements.hs asCsvF: the header lists the call's columns (its first row), each row is printed as a
+    // record's fields are (quoted when empty or holding a quote, backslash, parenthesis, comma or blank).
+    body =
+        "(SELECT COALESCE(pg_catalog.string_agg(a.k, ','), '') FROM (SELECT pg_catalog.json_object_keys("
+        "pg_catalog.row_to_json(hh)) AS k FROM (SELECT * FROM pgrst_call_result LIMIT 1) hh) a) || E'\\n' || "
+        "(SELECT COALESCE(pg_catalog.string_agg((SELECT pg_catalog.string_agg(CASE WHEN f.value IS NULL THEN '' "
+        "WHEN f.value = '' OR f.value ~ '[\"\\\\(),[:space:]]' THEN '\"' || pg_catalog.replace(pg_catalog.replace("
+        "f.value, E'\\\\', E'\\\\\\\\'), '\"', '\"\"') || '\"' ELSE f.value END, ',' ORDER BY f.o) "
+        "FROM pg_catalog.json_each_text(r.v) WITH ORDINALITY AS f(key, value, o)), E'\\n' ORDER BY r.i), '') "
+        "FROM pg_catalog.json_array_elements(pgrst_read.body::json) WITH ORDINALITY AS r(v, i))";
   }
   Statement stmt;
   stmt.sql = "WITH pgrst_call_result AS MATERIALIZED (" + call.sql + ") SELECT pgrst_read.total_result_set, " +

@@ -18,6 +18,7 @@
 
 #include "dataapi/request/api_error.hpp"
 #include "dataapi/request/api_request.hpp"
+#include "dataapi/request/media_type.hpp"
 #include "dataapi/schema/routines.hpp"
 #include "dataapi/schema/schema_cache.hpp"
 #include "dataapi/sql/builder.hpp"
@@ -63,12 +64,25 @@ struct RpcCall {
 };
 RpcCall BuildCall(const Routine& routine, const RpcArguments& args, const ApiRequest& api);
 
+//! The body a call produces (the negotiated media type).
+enum class RpcBody {
+  kJson,        //!< application/json
+  kSingular,    //!< application/vnd.pgrst.object+json
+  kScalarText,  //!< a media type domain the function returns (`returns "text/plain"`): the value as text
+  kCsv,         //!< text/csv (PostgREST's asCsvF: header from the call's first row, then one line per row)
+};
+
 //! The main statement: the call, then the read of its rows (BuildRead with `ctx.from_sql`/`leading_params` set
-//! here), returning (total_result_set, page_total, body) where body is PostgREST's: the scalar itself for a
-//! function returning one value, an array of values for a set of scalars, an object for a single row type,
-//! else an array of rows (an object for `singular`).
+//! here), returning (total_result_set, page_total, body) where a JSON body is PostgREST's: the scalar itself
+//! for a function returning one value, an array of values for a set of scalars, an object for a single row
+//! type, else an array of rows (an object for kSingular).
 ApiResult<Statement> BuildRpc(const ApiRequest& api, const Routine& routine, const RpcArguments& args,
-                              const BuildContext& ctx, bool singular);
+                              const BuildContext& ctx, RpcBody output);
+//! The same with a JSON body (kSingular when `singular`).
+inline ApiResult<Statement> BuildRpc(const ApiRequest& api, const Routine& routine, const RpcArguments& args,
+                                     const BuildContext& ctx, bool singular) {
+  return BuildRpc(api, routine, args, ctx, singular ? RpcBody::kSingular : RpcBody::kJson);
+}
 
 //! PGRST202 as PostgREST builds it (exposed for tests).
 ApiError NoRpcError(const RoutineCache& routines, std::string_view schema, std::string_view name,
