@@ -105,8 +105,8 @@ dataapi::DataApiConfig ToServiceConfig(const config::DataApiSettings& d) {
 // credentials, a fixed method list and the requested headers echoed after Authorization.
 void ApplyRestCors(const config::DataApiSettings& d, const http::Request& req, http::Response& res) {
   const auto origin = req.Header(bhttp::field::origin);
-  if (origin.empty()) return;
   if (!d.cors_allowed_origins.empty()) {
+    if (origin.empty()) return;
     if (std::find(d.cors_allowed_origins.begin(), d.cors_allowed_origins.end(), origin) == d.cors_allowed_origins.end())
       return;
     res.set(bhttp::field::access_control_allow_origin, origin);
@@ -136,13 +136,20 @@ http::Response RestPreflight(const config::DataApiSettings& d, const http::Reque
   return res;
 }
 
+http::Response InvalidPath(const http::Request& req) {
+  auto res = http::MakeResponse(
+      req, bhttp::status::not_found,
+      "{\"code\":\"PGRST125\",\"details\":null,\"hint\":null,\"message\":\"Invalid path specified in request URL\"}",
+      "application/json; charset=utf-8");
+  res.set("proxy-status", "PostgREST; error=PGRST125");
+  return res;
+}
+
 // The Data API below its root: "" (root), "<relation>", "rpc/<function>"; anything else is PGRST125.
 asio::awaitable<http::Response> DispatchRest(dataapi::DataApiService& api, http::Request& req, std::string_view sub) {
   auto decoded = PercentDecode(sub);
   if (!decoded) {
-    co_return http::MakeResponse(req, bhttp::status::not_found,
-                                 "{\"code\":\"PGRST125\",\"details\":null,\"hint\":null,\"message\":\"Invalid path specified in request URL\"}",
-                                 "application/json; charset=utf-8");
+    co_return InvalidPath(req);
   }
   std::string path = std::move(*decoded);
   if (req.raw.method() == bhttp::verb::options && (path.empty() || path.rfind("rpc/", 0) == 0)) {
@@ -160,9 +167,7 @@ asio::awaitable<http::Response> DispatchRest(dataapi::DataApiService& api, http:
     co_return res;
   }
   if (path.find('/') != std::string::npos) {
-    co_return http::MakeResponse(req, bhttp::status::not_found,
-                                 "{\"code\":\"PGRST125\",\"details\":null,\"hint\":null,\"message\":\"Invalid path specified in request URL\"}",
-                                 "application/json; charset=utf-8");
+    co_return InvalidPath(req);
   }
   auto res = co_await api.Handle(req, std::move(path));
   co_return res;
@@ -385,6 +390,10 @@ int ServeRest(const config::Config& cfg, const std::function<void(std::uint16_t)
     }
     http::Response res = co_await DispatchRest(*data_api, req, req.path.substr(1));
     ApplyRestCors(settings, req, res);
+    if (!settings.trace_header.empty()) {
+      if (const auto it = req.raw.find(settings.trace_header); it != req.raw.end())
+        res.set(settings.trace_header, it->value());
+    }
     co_return res;
   };
   std::uint16_t port = 0;

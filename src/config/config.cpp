@@ -173,6 +173,7 @@ void ReadDataApi(const Source& src, DataApiSettings& d, std::vector<std::string>
   if (auto v = src.Get({"PGRST_DB_ROOT_SPEC"})) d.root_spec = *v;
   if (auto v = src.Get({"PGRST_SERVER_CORS_ALLOWED_ORIGINS"})) d.cors_allowed_origins = SplitList(*v);
   src.Bool({"PGRST_SERVER_TIMING_ENABLED"}, d.server_timing);
+  if (auto v = src.Get({"PGRST_SERVER_TRACE_HEADER"})) d.trace_header = *v;
   src.Int({"PGWARDEN_DATA_API_STATEMENT_TIMEOUT_MS"}, d.statement_timeout_ms, 0, 3600 * 1000);
   for (const auto& [k, v] : src.env) {
     if (k.rfind("PGRST_APP_SETTINGS_", 0) == 0 && k.size() > 19) d.app_settings[AsciiLower(k.substr(19))] = v;

@@ -76,6 +76,7 @@ struct DataApiSettings {
   std::map<std::string, std::string> app_settings;  //!< PGRST_APP_SETTINGS_<NAME> -> app.settings.<name>
   std::vector<std::string> cors_allowed_origins;     //!< PGRST_SERVER_CORS_ALLOWED_ORIGINS (empty = any)
   bool server_timing = false;                  //!< PGRST_SERVER_TIMING_ENABLED
+  std::string trace_header;                    //!< PGRST_SERVER_TRACE_HEADER: echoed on the response
   int statement_timeout_ms = 10000;            //!< PGWARDEN_DATA_API_STATEMENT_TIMEOUT_MS (0 = the database's)
   int pool_per_thread = 4;                     //!< PGRST_DB_POOL is split across the io threads
 };

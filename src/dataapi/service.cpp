@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -252,9 +253,13 @@ boost::asio::awaitable<void> DataApiService::ListenForReloads(boost::asio::any_i
 
 ApiResult<DataApiService::Prepared> DataApiService::Prepare(http::Request& req, bool rpc) const {
   Prepared p;
+  using Clock = std::chrono::steady_clock;
+  p.timing.start = Clock::now();
   auto identity = Authenticate(req);
   if (!identity) return identity.error();
   p.identity = std::move(*identity);
+  const auto authenticated_at = Clock::now();
+  p.timing.jwt_us = std::chrono::duration<double, std::micro>(authenticated_at - p.timing.start).count();
 
   RequestHeaders headers;
   for (auto it = req.raw.find(bhttp::field::prefer); it != req.raw.end() && it->name() == bhttp::field::prefer; ++it)
@@ -291,6 +296,8 @@ ApiResult<DataApiService::Prepared> DataApiService::Prepare(http::Request& req, 
   const bool tz_ok = !p.api.prefer.timezone || timezones_.count(*p.api.prefer.timezone);
   p.strict_error = StrictPreferencesError(p.api.prefer, tz_ok);
   if (!tz_ok) p.api.prefer.timezone.reset();
+  p.timing.prepared = Clock::now();
+  p.timing.parse_us = std::chrono::duration<double, std::micro>(p.timing.prepared - authenticated_at).count();
   return p;
 }
 
@@ -308,6 +315,8 @@ boost::asio::awaitable<ApiResult<DataApiService::Outcome>> DataApiService::Execu
                                                                                   ExecOptions opts) {
   const ApiRequest& api = p.api;
   Outcome out;
+  p.timing.exec_start = std::chrono::steady_clock::now();
+  p.timing.plan_us = std::chrono::duration<double, std::micro>(p.timing.exec_start - p.timing.prepared).count();
   // db-tx-end: whether the client's Prefer: tx is honoured, and the default.
   const bool may_override = cfg_.tx_end == TxEnd::kCommitAllowOverride || cfg_.tx_end == TxEnd::kRollbackAllowOverride;
   bool rollback = cfg_.tx_end == TxEnd::kRollback || cfg_.tx_end == TxEnd::kRollbackAllowOverride;
@@ -421,6 +430,8 @@ boost::asio::awaitable<ApiResult<DataApiService::Outcome>> DataApiService::Execu
     auto end = co_await (*lease)->Script(condemned || rollback ? "ROLLBACK" : "COMMIT");
     if (!end) co_return FromDbError(end.error(), !p.identity.anonymous).error;
   }
+  p.timing.tx_us =
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - p.timing.exec_start).count();
   if (condemned) co_return *condemned;
   out.rolled_back = rollback;
   co_return out;
@@ -489,6 +500,19 @@ ApiResult<http::Response> DataApiService::Finish(const http::Request& req, const
     res.result(static_cast<unsigned>(s));
   }
   (void)req;
+  if (cfg_.server_timing) {
+    const auto now = std::chrono::steady_clock::now();
+    const double response_us =
+        std::chrono::duration<double, std::micro>(now - (p.timing.exec_start.time_since_epoch().count()
+                                                             ? p.timing.exec_start
+                                                             : p.timing.prepared))
+            .count() - p.timing.tx_us;
+    char buf[200];
+    std::snprintf(buf, sizeof buf, "jwt;dur=%.1f, parse;dur=%.1f, plan;dur=%.1f, transaction;dur=%.1f, response;dur=%.1f",
+                  p.timing.jwt_us / 1000.0, p.timing.parse_us / 1000.0, p.timing.plan_us / 1000.0,
+                  p.timing.tx_us / 1000.0, std::max(0.0, response_us) / 1000.0);
+    res.set("server-timing", buf);
+  }
   if (res.result() == bhttp::status::no_content) {
     res.erase(bhttp::field::content_length);
     res.erase(bhttp::field::content_type);
@@ -608,6 +632,16 @@ boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req
     }
   }
 
+  std::string patch_body;
+  if (p.verb == Verb::kPatch) {
+    // PostgREST takes the first object of an array payload on PATCH.
+    boost::system::error_code ec;
+    const auto v = boost::json::parse(body_in, ec);
+    if (!ec && v.is_array() && !v.as_array().empty() && v.as_array()[0].is_object()) {
+      patch_body = boost::json::serialize(v.as_array()[0]);
+      body_in = patch_body;
+    }
+  }
   const BuildContext ctx = Context(p);
   ApiResult<Statement> stmt = ApiError{};
   ApiRequest write_api;  // a rewritten request (headers-only Location, PUT as an upsert)

@@ -11,6 +11,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <set>
@@ -95,6 +96,12 @@ class DataApiService {
     std::shared_ptr<const SchemaCache> snapshot;
     std::string schema;  //!< the target schema (profile or the first exposed one)
     std::optional<ApiError> strict_error;  //!< PGRST122 (handling=strict), raised where PostgREST raises it
+    //! Server-Timing: microseconds of each phase, filled in by Prepare, Execute and Finish.
+    struct Timing {
+      std::chrono::steady_clock::time_point start, prepared, exec_start;
+      double jwt_us = 0, parse_us = 0, plan_us = 0, tx_us = 0;
+    };
+    mutable Timing timing;
   };
   struct ExecOptions {
     bool read_only = true;  //!< GET/HEAD (and stable/immutable functions): transaction_read_only

@@ -109,6 +109,8 @@ class SchemaCache {
     std::string view_key_deps_json = "[]";
     std::string computed_rels_json = "[]";
     std::string computed_fields_json = "[]";
+    //! [[schema, table, [pk columns]]] of tables outside the exposed schemas (junctions may live there).
+    std::string other_primary_keys_json = "[]";
     std::shared_ptr<const RoutineCache> routines;  //!< the functions (rpc); none when null
   };
   static std::shared_ptr<const SchemaCache> FromRaw(Raw raw, const std::vector<std::string>& schemas);

@@ -614,10 +614,14 @@ struct Builder {
   }
 
   std::string RangeSql(const std::optional<RowRange>& range, bool apply_max) {
-    std::optional<std::int64_t> lim = range ? range->limit : std::nullopt;
-    if (apply_max && max_rows && (!lim || *lim > *max_rows)) lim = max_rows;
+    bool has_limit = range && range->limit.has_value();
+    std::int64_t lim = has_limit ? range->limit.value() : 0;
+    if (apply_max && max_rows.has_value() && (!has_limit || lim > max_rows.value())) {
+      has_limit = true;
+      lim = max_rows.value();
+    }
     std::string out;
-    if (lim) out += " LIMIT " + Param(std::to_string(*lim)) + "::bigint";
+    if (has_limit) out += " LIMIT " + Param(std::to_string(lim)) + "::bigint";
     if (range && range->offset != 0) out += " OFFSET " + Param(std::to_string(range->offset)) + "::bigint";
     return out;
   }
