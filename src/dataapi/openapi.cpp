@@ -245,6 +245,12 @@ boost::asio::awaitable<http::Response> DataApiService::HandleRoot(http::Request&
       std::string body = p.verb == Verb::kHead ? std::string() : outcome->body;
       res = http::MakeResponse(req, bhttp::status::ok, std::move(body), content_type);
     }
+    // As for /rpc/: the rows of this page (a single value is row 0) and the total when counted.
+    const std::int64_t lower = api.range.offset;
+    const std::int64_t upper = lower + outcome->page - 1;
+    res.set(bhttp::field::content_range,
+            (lower <= upper ? std::to_string(lower) + "-" + std::to_string(upper) : std::string("*")) + "/" +
+                (outcome->total ? std::to_string(*outcome->total) : std::string("*")));
     Prepared shown = p;
     shown.api.prefer.returning.reset();
     shown.api.prefer.resolution.reset();
@@ -303,8 +309,16 @@ boost::asio::awaitable<http::Response> DataApiService::HandleRoot(http::Request&
   server.security_active = cfg_.openapi_security_active;
   std::string body = p.verb == Verb::kHead ? std::string() : BuildOpenApiDocument(*catalog, server);
   auto res = http::MakeResponse(req, bhttp::status::ok, std::move(body), "application/openapi+json; charset=utf-8");
-  if (p.api.negotiated_by_profile) res.set("content-profile", p.schema);
-  co_return res;
+  // Finish adds Content-Profile and Server-Timing; PostgREST's document answer carries no Preference-Applied
+  // and ignores response.headers / response.status.
+  Prepared shown = p;
+  shown.api.prefer = Preferences{};
+  Outcome plain = *outcome;
+  plain.response_headers.reset();
+  plain.response_status.reset();
+  auto finished = Finish(req, shown, plain, std::move(res));
+  if (!finished) co_return Error(req, finished.error());
+  co_return std::move(*finished);
 }
 
 }  // namespace pgwarden::dataapi

@@ -552,15 +552,51 @@ std::string LocationOf(const Relation& rel, std::string_view body) {
 
 namespace {
 
-// The response media type of a table read/write: the first Accept entry the Data API can produce.
-// nullopt = 406 PGRST107.
-std::optional<MediaType> NegotiateMedia(const ApiRequest& api) {
+// The response media type of a table read/write: the first Accept entry the Data API can produce, with the
+// SQL that builds the body from the result rows `_postgrest_t` (BuildContext::body_sql). nullopt = 406.
+struct MediaChoice {
+  MediaType media;
+  std::string body_sql;  // empty: JSON (array or single object)
+  std::string content_type;
+  bool singular = false;
+};
+
+std::optional<MediaChoice> ChooseMedia(const ApiRequest& api) {
   for (const auto& m : api.accept) {
+    MediaChoice c;
+    c.media = m;
     switch (m.kind) {
       case MediaTypeKind::kApplicationJson:
+      case MediaTypeKind::kAny:
+        c.content_type = "application/json; charset=utf-8";
+        return c;
       case MediaTypeKind::kSingularJson:
-      case MediaTypeKind::kArrayJsonStripped: return m;
-      case MediaTypeKind::kAny: return MediaType{};
+        c.singular = true;
+        if (m.nulls_stripped) {
+          c.body_sql = "COALESCE(json_strip_nulls(json_agg(_postgrest_t)->0)::text, 'null')";
+          c.content_type = "application/vnd.pgrst.object+json;nulls=stripped; charset=utf-8";
+        } else {
+          c.content_type = "application/vnd.pgrst.object+json; charset=utf-8";
+        }
+        return c;
+      case MediaTypeKind::kArrayJsonStripped:
+        c.body_sql = "COALESCE(json_strip_nulls(json_agg(_postgrest_t)), '[]')::text";
+        c.content_type = "application/vnd.pgrst.array+json;nulls=stripped; charset=utf-8";
+        return c;
+      case MediaTypeKind::kTextCsv:
+        // PostgREST's CSV: a header of the column names, then each row's composite text without its parentheses.
+        c.body_sql =
+            "COALESCE((SELECT string_agg(k, ',') FROM json_object_keys((array_agg(row_to_json(_postgrest_t)))[1]) k), "
+            "'') || chr(10) || COALESCE(string_agg(substring(_postgrest_t::text, 2, length(_postgrest_t::text) - 2), "
+            "chr(10)), '')";
+        c.content_type = "text/csv; charset=utf-8";
+        return c;
+      case MediaTypeKind::kGeoJson:
+        c.body_sql =
+            "json_build_object('type', 'FeatureCollection', 'features', "
+            "COALESCE(json_agg(ST_AsGeoJSON(_postgrest_t)::json), '[]'))::text";
+        c.content_type = "application/geo+json; charset=utf-8";
+        return c;
       default: break;
     }
   }
@@ -606,9 +642,9 @@ boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req
   }
   const bool read = p.verb == Verb::kGet || p.verb == Verb::kHead;
   if (p.strict_error) co_return Error(req, *p.strict_error);
-  const auto media = NegotiateMedia(api);
+  const auto media = ChooseMedia(api);
   if (!media) co_return Error(req, MediaError(api));
-  const bool singular = media->kind == MediaTypeKind::kSingularJson;
+  const bool singular = media->singular;
   const PreferReturn returning = api.prefer.returning.value_or(PreferReturn::kMinimal);
   const bool representation = returning == PreferReturn::kRepresentation;
   std::string_view body_in = req.raw.body();
@@ -642,7 +678,8 @@ boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req
       body_in = patch_body;
     }
   }
-  const BuildContext ctx = Context(p);
+  BuildContext ctx = Context(p);
+  ctx.body_sql = media->body_sql;
   ApiResult<Statement> stmt = ApiError{};
   ApiRequest write_api;  // a rewritten request (headers-only Location, PUT as an upsert)
   const ApiRequest* build_api = &api;
@@ -686,7 +723,8 @@ boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req
     exists_api.select.push_back(one);
     exists_api.prefer.count.reset();
     exists_api.range = RowRange{};
-    auto exists = BuildRead(exists_api, *rel, ctx);
+    const BuildContext plain = Context(p);
+    auto exists = BuildRead(exists_api, *rel, plain);
     if (!exists) co_return Error(req, exists.error());
     opts.pre_statement = std::move(*exists);
   }
@@ -735,13 +773,7 @@ boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req
   std::string location;
   if (p.verb == Verb::kPost && returning == PreferReturn::kHeadersOnly) location = LocationOf(*rel, body);
   if (!read && !representation) body.clear();
-  const std::string content_type =
-      (!read && !representation) ? std::string()
-      : singular ? std::string(media->nulls_stripped ? "application/vnd.pgrst.object+json;nulls=stripped; charset=utf-8"
-                                                     : "application/vnd.pgrst.object+json; charset=utf-8")
-      : media->kind == MediaTypeKind::kArrayJsonStripped
-          ? std::string("application/vnd.pgrst.array+json;nulls=stripped; charset=utf-8")
-          : std::string("application/json; charset=utf-8");
+  const std::string content_type = (!read && !representation) ? std::string() : media->content_type;
   const bool counted = api.prefer.count.has_value();
   if (read) {
     // PostgREST's range status: 416 past the end, 206 for a partial page of a known total.

@@ -255,6 +255,7 @@ struct Builder {
   std::optional<ApiError> error;
   std::optional<std::int64_t> max_rows;  // reads only: applies to every node
   bool aggregates_enabled = false;
+  std::string body_sql;  // BuildContext::body_sql (write representations)
 
   void Fail(ApiError e) {
     if (!error) error = std::move(e);
@@ -762,13 +763,19 @@ struct Builder {
   }
 };
 
-std::string Envelope(const std::string& source_sql, const std::string& total_sql, bool singular) {
-  // PostgREST's result row: total, page size, and the JSON body built by Postgres.
+// The body aggregate over _postgrest_t: the media type's (BuildContext::body_sql) or JSON.
+std::string BodySql(bool singular, const std::string& body_sql) {
+  if (!body_sql.empty()) return body_sql;
+  return singular ? std::string("COALESCE((json_agg(_postgrest_t)->0)::text, 'null')")
+                  : std::string("COALESCE(json_agg(_postgrest_t), '[]')::text");
+}
+
+std::string Envelope(const std::string& source_sql, const std::string& total_sql, bool singular,
+                     const std::string& body_sql) {
+  // PostgREST's result row: total, page size, and the body built by Postgres.
   return "WITH pgrst_source AS (" + source_sql + ") SELECT " + total_sql +
          "::bigint AS total_result_set, pg_catalog.count(_postgrest_t)::bigint AS page_total, " +
-         (singular ? std::string("COALESCE((json_agg(_postgrest_t)->0)::text, 'null')")
-                   : std::string("COALESCE(json_agg(_postgrest_t), '[]')::text")) +
-         " AS body FROM (SELECT * FROM pgrst_source) _postgrest_t";
+         BodySql(singular, body_sql) + " AS body FROM (SELECT * FROM pgrst_source) _postgrest_t";
 }
 
 bool WantsSingular(const ApiRequest& req) {
@@ -807,7 +814,7 @@ ApiResult<Statement> BuildRead(const ApiRequest& req, const Relation& rel, const
   std::string total = "NULL";
   if (req.prefer.count) total = "(" + b.CountQuery(*root, from, true) + ")";
   if (b.error) return *b.error;
-  return Statement{Envelope(source, total, WantsSingular(req)), std::move(b.params)};
+  return Statement{Envelope(source, total, WantsSingular(req), ctx.body_sql), std::move(b.params)};
 }
 
 namespace {
@@ -869,9 +876,7 @@ std::string ReturningEnvelope(const ApiRequest& req, const Relation& rel, const 
       b.NodeQuery(*root, nullptr, false, "pgrst_source AS " + QuoteIdent(rel.name), req.select_raw);
   return "WITH pgrst_source AS (" + write_sql + " RETURNING " + QuoteIdent(rel.name) +
          ".*) SELECT NULL::bigint AS total_result_set, pg_catalog.count(_postgrest_t)::bigint AS page_total, " +
-         (WantsSingular(req) ? std::string("COALESCE((json_agg(_postgrest_t)->0)::text, 'null')")
-                             : std::string("COALESCE(json_agg(_postgrest_t), '[]')::text")) +
-         " AS body FROM (" + read + ") _postgrest_t";
+         BodySql(WantsSingular(req), b.body_sql) + " AS body FROM (" + read + ") _postgrest_t";
 }
 
 Builder WriteBuilder(const Relation& rel, const BuildContext& ctx) {
@@ -879,6 +884,7 @@ Builder WriteBuilder(const Relation& rel, const BuildContext& ctx) {
   b.cache = ctx.cache;
   b.schema = rel.schema;
   b.aggregates_enabled = ctx.aggregates_enabled;
+  b.body_sql = ctx.body_sql;
   return b;
 }
 }  // namespace

@@ -30,6 +30,9 @@ struct BuildContext {
   //! rows have `rel`'s columns; its parameters are `leading_params` ($1..$n), numbered before the read's own.
   std::string from_sql;
   std::vector<std::optional<std::string>> leading_params;
+  //! The body aggregate over the result rows `_postgrest_t` for a media type other than JSON (CSV, GeoJSON,
+  //! a custom aggregate); empty = JSON (array, or the single object for vnd.pgrst.object+json).
+  std::string body_sql;
 };
 
 //! GET/HEAD on a relation (or a function result, see BuildContext::from_sql): select with embedding,

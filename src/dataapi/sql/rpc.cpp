@@ -379,8 +379,9 @@ RpcCall BuildCall(const Routine& routine, const RpcArguments& args, const ApiReq
   // callIt (QueryBuilder.callPlanToQuery): how the function's result becomes rows.
   auto call_it = [&](const std::string& arguments) {
     const std::string fn = QualifiedFunction(routine) + "(" + arguments + ")";
-    if (routine.ReturnsScalar()) return "(SELECT " + fn + ") pgrst_call(pgrst_scalar)";
-    if (routine.ReturnsSetOfScalar()) return fn + " pgrst_call(pgrst_scalar)";
+    // A set of scalars is also called in a select list: `setof record` (no OUT parameters) cannot be called in
+    // FROM without a column definition list, while its rows still print as objects with their names.
+    if (routine.ReturnsScalar() || routine.ReturnsSetOfScalar()) return "(SELECT " + fn + ") pgrst_call(pgrst_scalar)";
     if (routine.returns_composite_alias) return "(SELECT (" + fn + ").*) pgrst_call";
     return fn + " pgrst_call";
   };
