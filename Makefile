@@ -1,5 +1,5 @@
 # pgwarden: the two commands are `make dev` and `make test`.
-.PHONY: dev test build debug asan bench fuzz clean format
+.PHONY: dev test build debug asan bench bench-rest fuzz clean format
 
 JOBS ?= 2
 
@@ -22,6 +22,11 @@ asan:
 
 bench: build
 	@bench/run.sh
+
+# The Data API beside pgbench -S at 16/64/256 connections (bench/data-api.mjs).
+bench-rest: build
+	@[ -d build/oracle/node_modules/autocannon ] || (scripts/oracle.sh start >/dev/null && scripts/oracle.sh stop >/dev/null)
+	@node bench/data-api.mjs
 
 fuzz:
 	@scripts/fuzz.sh

@@ -89,6 +89,23 @@ else
   fi
 fi
 
+# 6. PostgREST's own spec suite against `pgwarden rest`, every configuration variant (needs ../shared).
+if [[ -f "$SHARED/conformance/postgrest/run.mjs" ]]; then
+  PGWARDEN_CONFORMANCE_SUITE="$SHARED/conformance/postgrest" scripts/conformance.sh --bin "$BIN" \
+    --state "$ROOT/build/test-state/conformance-pg" --out "$ROOT/build/conformance" \
+    --known tests/conformance/known-failures.txt --stop >"$LOGS/conformance.log" 2>&1
+  total=$(grep -E '^conformance: [0-9]+ passed' "$LOGS/conformance.log" | head -1)
+  unexpected=$(sed -n 's/^conformance: .* \([0-9]*\) unexpected$/\1/p' "$LOGS/conformance.log")
+  p=$(sed -n 's/^conformance: \([0-9]*\) passed.*/\1/p' <<<"$total")
+  known=$(sed -n 's/^conformance: \([0-9]*\) known failures.*/\1/p' "$LOGS/conformance.log")
+  record conformance "${p:-0}" "${unexpected:-1}"
+  SUMMARY[-1]+=" (and ${known:-?} known failures listed in docs/compatibility.md)"
+  echo "[test] PostgREST spec suite: ${total#conformance: } (known failures: docs/compatibility.md)"
+  grep -E '^UNEXPECTED|^now passing' "$LOGS/conformance.log" | head -40
+else
+  echo "[test] ../shared is absent: PostgREST's spec suite (conformance) skipped"
+fi
+
 echo
 echo "== test summary (logs in build/test-logs) =="
 printf '%s\n' "${SUMMARY[@]}"

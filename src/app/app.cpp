@@ -5,6 +5,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
@@ -16,9 +17,11 @@
 #include <thread>
 
 #include "auth/service.hpp"
+#include "dataapi/jwks.hpp"
 #include "dataapi/service.hpp"
 #include "core/log.hpp"
 #include "crypto/encoding.hpp"
+#include "crypto/jwk.hpp"
 #include "crypto/random.hpp"
 #include "db/local_cluster.hpp"
 #include "db/migrate.hpp"
@@ -76,7 +79,8 @@ std::set<std::string> LoadTimezones(db::Connection& conn) {
   return names;
 }
 
-dataapi::DataApiConfig ToServiceConfig(const config::DataApiSettings& d) {
+// `own_kids`: the kids of pgwarden's own signing keys (their tokens never make the JWKS verifier refetch).
+dataapi::DataApiConfig ToServiceConfig(const config::DataApiSettings& d, std::vector<std::string> own_kids = {}) {
   dataapi::DataApiConfig c;
   c.schemas = d.schemas;
   c.extra_search_path = d.extra_search_path;
@@ -84,7 +88,21 @@ dataapi::DataApiConfig ToServiceConfig(const config::DataApiSettings& d) {
   c.roles = d.roles;
   c.role_claim_path = d.jwt_role_claim_path;
   c.max_rows = d.max_rows;
-  if (!d.jwt_secret.empty()) c.hs256_secret = d.jwt_secret;
+  // PGRST_JWT_SECRET starting with '{' is a public JWK/JWKS (validated by config), never an HMAC key.
+  const bool secret_is_jwk = !d.jwt_secret.empty() && d.jwt_secret.front() == '{';
+  if (!d.jwt_secret.empty() && !secret_is_jwk) c.hs256_secret = d.jwt_secret;
+  crypto::JwkSet static_keys;
+  if (secret_is_jwk) {
+    if (auto parsed = crypto::ParseJwkSet(d.jwt_secret)) {
+      for (const auto& why : parsed->skipped) log::Warn("dataapi.jwt_secret_key_skipped", {{"reason", why}});
+      static_keys = parsed->keys;
+    }
+  }
+  if (!static_keys.Empty() || !d.jwks_urls.empty()) {
+    dataapi::JwksOptions jwks_opts;
+    jwks_opts.other_kids = std::move(own_kids);
+    c.jwks = std::make_shared<const dataapi::JwksVerifier>(std::move(static_keys), d.jwks_urls, jwks_opts);
+  }
   if (!d.jwt_aud.empty()) c.audience = d.jwt_aud;
   c.require_exp = d.require_exp;
   c.statement_timeout_ms = d.statement_timeout_ms;
@@ -97,6 +115,8 @@ dataapi::DataApiConfig ToServiceConfig(const config::DataApiSettings& d) {
   c.app_settings = d.app_settings;
   c.server_timing = d.server_timing;
   c.openapi_mode = d.openapi_mode;
+  c.openapi_security_active = d.openapi_security_active;
+  if (!d.openapi_server_proxy_uri.empty()) c.openapi_server_proxy_uri = d.openapi_server_proxy_uri;
   if (!d.root_spec.empty()) c.root_spec = d.root_spec;
   return c;
 }
@@ -147,16 +167,19 @@ http::Response InvalidPath(const http::Request& req) {
 
 // The Data API below its root: "" (root), "<relation>", "rpc/<function>"; anything else is PGRST125.
 asio::awaitable<http::Response> DispatchRest(dataapi::DataApiService& api, http::Request& req, std::string_view sub) {
+  // A token naming a kid no cached JWKS has: refresh the remote sets first (rate-limited, bounded wait).
+  if (const auto& jwks = api.Config().jwks; jwks && jwks->HasUrls()) {
+    const std::string_view token = dataapi::BearerToken(req.Header(bhttp::field::authorization));
+    if (!token.empty()) {
+      auto ex = co_await asio::this_coro::executor;
+      co_await jwks->Prefetch(ex, token);
+    }
+  }
   auto decoded = PercentDecode(sub);
   if (!decoded) {
     co_return InvalidPath(req);
   }
   std::string path = std::move(*decoded);
-  if (req.raw.method() == bhttp::verb::options && (path.empty() || path.rfind("rpc/", 0) == 0)) {
-    auto res = http::MakeResponse(req, bhttp::status::ok);
-    res.set(bhttp::field::allow, path.empty() ? "OPTIONS,GET,HEAD" : "OPTIONS,GET,HEAD,POST");
-    co_return res;
-  }
   if (path.rfind("rpc/", 0) == 0 && path.find('/', 4) == std::string::npos && path.size() > 4) {
     std::string fn = path.substr(4);
     auto res = co_await api.HandleRpc(req, std::move(fn));
@@ -249,7 +272,10 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
 
   std::unique_ptr<dataapi::DataApiService> data_api;
   if (schema) {
-    dataapi::DataApiConfig dcfg = ToServiceConfig(cfg.data_api);
+    std::vector<std::string> own_kids;
+    if (auto own = crypto::ParseJwkSet(keys->JwksJson()))
+      for (const auto& k : own->keys.Keys()) own_kids.push_back(k.kid);
+    dataapi::DataApiConfig dcfg = ToServiceConfig(cfg.data_api, std::move(own_kids));
     std::vector<std::unique_ptr<db::Pool>> dpools;
     for (int i = 0; i < server.Workers(); ++i)
       dpools.push_back(std::make_unique<db::Pool>(server.Executor(i), cfg.db.url, cfg.data_api.pool_per_thread));
@@ -259,6 +285,7 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
     // Arguments as named lvalues: g++ 12 mishandles class-type prvalues passed to coroutines (decisions D11).
     auto listen_ex = server.Executor(0);
     asio::co_spawn(listen_ex, data_api->ListenForReloads(listen_ex, cfg.db.url), asio::detached);
+    if (dcfg.jwks) dcfg.jwks->Start(listen_ex);  // first JWKS fetch, then one per TTL
   }
   http::Router router;
   const std::string auth_prefix = "/" + cfg.db.database_name + "/auth";
@@ -374,10 +401,13 @@ int ServeRest(const config::Config& cfg, const std::function<void(std::uint16_t)
   for (int i = 0; i < server.Workers(); ++i)
     pools.push_back(std::make_unique<db::Pool>(server.Executor(i), cfg.db.url, cfg.data_api.pool_per_thread));
   dataapi::DataApiConfig dcfg = ToServiceConfig(cfg.data_api);
+  dcfg.server_host = cfg.http.host;
+  dcfg.server_port = cfg.http.port;
   auto data_api = std::make_unique<dataapi::DataApiService>(dcfg, dataapi::OwnKeyVerifier{}, schema, std::move(pools));
   data_api->SetTimezones(std::move(timezones));
   auto listen_ex = server.Executor(0);
   asio::co_spawn(listen_ex, data_api->ListenForReloads(listen_ex, cfg.db.url), asio::detached);
+  if (dcfg.jwks) dcfg.jwks->Start(listen_ex);  // first JWKS fetch, then one per TTL
 
   const config::DataApiSettings& settings = cfg.data_api;
   http::Handler handler = [&data_api, &settings](http::Request& req) -> asio::awaitable<http::Response> {

@@ -9,6 +9,7 @@
 
 #include "core/text.hpp"
 #include "crypto/encoding.hpp"
+#include "crypto/jwk.hpp"
 
 extern char** environ;
 
@@ -116,6 +117,18 @@ std::optional<std::vector<std::string>> ParseClaimPath(std::string_view v) {
   return path;
 }
 
+// A remote JWKS: https, or http on a loopback host (keys in clear text only on this machine); no userinfo.
+bool IsValidJwksUrl(std::string_view url) {
+  auto r = boost::urls::parse_uri(url);
+  if (!r || r->has_userinfo() || r->has_fragment() || !r->has_authority() || r->encoded_host().empty()) return false;
+  const std::string scheme = AsciiLower(r->scheme());
+  if (scheme == "https") return true;
+  if (scheme != "http") return false;
+  if (r->host_type() == boost::urls::host_type::ipv6) return r->host_ipv6_address().is_loopback();
+  if (r->host_type() == boost::urls::host_type::ipv4) return r->host_ipv4_address().is_loopback();
+  return AsciiLower(std::string_view(r->encoded_host())) == "localhost";
+}
+
 // The Data API's settings (PostgREST's names). Values present but empty count for the list settings
 // (PGRST_DB_EXTRA_SEARCH_PATH="" is an empty list, as in PostgREST).
 void ReadDataApi(const Source& src, DataApiSettings& d, std::vector<std::string>& errors) {
@@ -130,6 +143,7 @@ void ReadDataApi(const Source& src, DataApiSettings& d, std::vector<std::string>
   if (auto it = src.env.find("PGRST_DB_EXTRA_SEARCH_PATH"); it != src.env.end()) d.extra_search_path = SplitList(it->second);
   else if (auto v = src.Get({"PGWARDEN_DATA_API_EXTRA_SEARCH_PATH"})) d.extra_search_path = SplitList(*v);
   if (auto v = src.Get({"PGRST_DB_ANON_ROLE", "PGWARDEN_DATA_API_ANON_ROLE"})) d.anon_role = *v;
+  else if (auto it = src.env.find("PGRST_DB_ANON_ROLE"); it != src.env.end()) d.anon_role.reset();  // set empty
   if (auto v = src.Get({"PGRST_DB_MAX_ROWS", "PGWARDEN_DATA_API_MAX_ROWS"})) {
     long long rows = 0;
     const auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), rows);
@@ -151,6 +165,24 @@ void ReadDataApi(const Source& src, DataApiSettings& d, std::vector<std::string>
     }
     if (!d.jwt_secret.empty() && d.jwt_secret.front() != '{' && d.jwt_secret.size() < 32)
       errors.push_back("PGRST_JWT_SECRET: an HS256 secret needs at least 32 bytes");
+    // '{': a public JWK or JWK Set (RS*/PS*/ES*/EdDSA), never an HMAC key.
+    if (!d.jwt_secret.empty() && d.jwt_secret.front() == '{') {
+      auto jwks = crypto::ParseJwkSet(d.jwt_secret);
+      if (!jwks) {
+        errors.push_back("PGRST_JWT_SECRET: not a usable JWK or JWK Set: " + std::string(jwks.error().Message()));
+      } else if (jwks->keys.Empty()) {
+        std::string why;
+        for (const auto& s : jwks->skipped) why += (why.empty() ? "" : "; ") + s;
+        errors.push_back("PGRST_JWT_SECRET: the JWK Set has no usable verification key (" + why + ")");
+      }
+    }
+  }
+  if (auto v = src.Get({"PGWARDEN_DATA_API_JWKS_URLS"})) {
+    for (auto& url : SplitList(*v)) {
+      if (IsValidJwksUrl(url)) d.jwks_urls.push_back(url);
+      else errors.push_back("PGWARDEN_DATA_API_JWKS_URLS: \"" + url +
+                            "\" is not an https URL (http only for localhost/loopback)");
+    }
   }
   if (auto v = src.Get({"PGRST_JWT_AUD"})) d.jwt_aud = *v;
   if (auto v = src.Get({"PGRST_JWT_ROLE_CLAIM_KEY"})) {
@@ -174,6 +206,8 @@ void ReadDataApi(const Source& src, DataApiSettings& d, std::vector<std::string>
   if (auto v = src.Get({"PGRST_SERVER_CORS_ALLOWED_ORIGINS"})) d.cors_allowed_origins = SplitList(*v);
   src.Bool({"PGRST_SERVER_TIMING_ENABLED"}, d.server_timing);
   if (auto v = src.Get({"PGRST_SERVER_TRACE_HEADER"})) d.trace_header = *v;
+  src.Bool({"PGRST_OPENAPI_SECURITY_ACTIVE"}, d.openapi_security_active);
+  if (auto v = src.Get({"PGRST_OPENAPI_SERVER_PROXY_URI"})) d.openapi_server_proxy_uri = *v;
   src.Int({"PGWARDEN_DATA_API_STATEMENT_TIMEOUT_MS"}, d.statement_timeout_ms, 0, 3600 * 1000);
   for (const auto& [k, v] : src.env) {
     if (k.rfind("PGRST_APP_SETTINGS_", 0) == 0 && k.size() > 19) d.app_settings[AsciiLower(k.substr(19))] = v;

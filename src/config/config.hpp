@@ -61,8 +61,10 @@ struct DataApiSettings {
   std::vector<std::string> extra_search_path{"public"};  //!< PGRST_DB_EXTRA_SEARCH_PATH
   std::optional<std::string> anon_role = "anonymous";    //!< PGRST_DB_ANON_ROLE (nullopt = no anonymous access)
   std::optional<std::int64_t> max_rows = 1000; //!< PGRST_DB_MAX_ROWS (Neon's default)
-  std::string jwt_secret;                      //!< PGRST_JWT_SECRET: HS256 secret (in addition to our own keys)
+  std::string jwt_secret;                      //!< PGRST_JWT_SECRET: HS256 secret, or a public JWK/JWKS ('{…}')
   bool jwt_secret_is_base64 = false;           //!< PGRST_JWT_SECRET_IS_BASE64
+  //! PGWARDEN_DATA_API_JWKS_URLS: remote JWKS (https, or http on loopback), comma-separated.
+  std::vector<std::string> jwks_urls;
   std::string jwt_aud;                         //!< PGRST_JWT_AUD
   std::vector<std::string> jwt_role_claim_path{"role"};  //!< PGRST_JWT_ROLE_CLAIM_KEY (".role")
   //! PGWARDEN_DATA_API_ROLES: the roles a JWT may select; empty = any (PostgREST). Neon mode: the two roles.
@@ -77,6 +79,8 @@ struct DataApiSettings {
   std::vector<std::string> cors_allowed_origins;     //!< PGRST_SERVER_CORS_ALLOWED_ORIGINS (empty = any)
   bool server_timing = false;                  //!< PGRST_SERVER_TIMING_ENABLED
   std::string trace_header;                    //!< PGRST_SERVER_TRACE_HEADER: echoed on the response
+  bool openapi_security_active = false;        //!< PGRST_OPENAPI_SECURITY_ACTIVE
+  std::string openapi_server_proxy_uri;        //!< PGRST_OPENAPI_SERVER_PROXY_URI
   int statement_timeout_ms = 10000;            //!< PGWARDEN_DATA_API_STATEMENT_TIMEOUT_MS (0 = the database's)
   int pool_per_thread = 4;                     //!< PGRST_DB_POOL is split across the io threads
 };

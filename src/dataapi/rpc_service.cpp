@@ -143,6 +143,7 @@ boost::asio::awaitable<http::Response> DataApiService::HandleRpc(http::Request& 
   // GET/HEAD always read-only; POST only when the function promises not to write.
   opts.read_only = read || routine.volatility != Volatility::kVolatile;
   opts.singular = singular;
+  opts.isolation = routine.isolation_level;
   if (api.prefer.handling == PreferHandling::kStrict && api.prefer.max_affected)
     opts.max_affected = api.prefer.max_affected;
   auto outcome = co_await Execute(req, p, *stmt, opts);

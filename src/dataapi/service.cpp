@@ -12,6 +12,7 @@
 #include "core/text.hpp"
 #include "core/time.hpp"
 #include "crypto/jwt.hpp"
+#include "dataapi/jwks.hpp"
 #include "dataapi/request/media_type.hpp"
 #include "dataapi/request/preferences.hpp"
 #include "dataapi/sql/fuzzy.hpp"
@@ -29,6 +30,7 @@ ApiError JwtClaimsError(std::string message) { return MakeApiError(401, "PGRST30
 // PostgREST's SQLSTATE -> HTTP status table (data-api.md §2.10).
 int StatusFor(std::string_view state, bool authenticated) {
   auto starts = [&](std::string_view p) { return StartsWith(state, p); };
+  if (state == "53400") return 500;  // config_limit_exceeded, before the 53 class
   if (starts("08") || starts("53")) return 503;
   if (starts("09")) return 500;
   if (starts("0L") || starts("0P") || starts("28")) return 403;
@@ -46,10 +48,10 @@ int StatusFor(std::string_view state, bool authenticated) {
   if (starts("PT") && state.size() == 5) {
     int s = 0;
     for (const char c : state.substr(2)) {
-      if (c < '0' || c > '9') return 400;
+      if (c < '0' || c > '9') return 500;
       s = s * 10 + (c - '0');
     }
-    return s >= 100 && s <= 599 ? s : 400;
+    return s >= 100 && s <= 599 ? s : 500;
   }
   return 400;
 }
@@ -64,31 +66,42 @@ struct DbFailure {
 DbFailure FromDbError(const Error& err, bool authenticated) {
   DbFailure f;
   if (err.sqlstate == "PGRST") {
+    const std::string msg_hint =
+        "MESSAGE must be a JSON object with obligatory keys: 'code', 'message' and optional keys: 'details', 'hint'.";
+    const std::string det_hint =
+        "DETAIL must be a JSON object with obligatory keys: 'status', 'headers' and optional key: 'status_text'.";
+    auto fail = [&](std::string details, const std::string& hint) {
+      f.error = MakeApiError(500, "PGRST121", "Could not parse JSON in the \"RAISE SQLSTATE 'PGRST'\" error",
+                             std::move(details));
+      f.error.hint = hint;
+      return f;
+    };
     boost::system::error_code ec1, ec2;
     const auto msg = boost::json::parse(err.message, ec1);
-    const auto det = boost::json::parse(err.detail.value_or(""), ec2);
-    if (!ec1 && !ec2 && msg.is_object() && det.is_object() && det.as_object().if_contains("status") &&
-        det.as_object().at("status").is_int64()) {
-      const auto& m = msg.as_object();
-      auto str = [&](const char* k) -> std::optional<std::string> {
-        const auto* v = m.if_contains(k);
-        if (!v || v->is_null()) return std::nullopt;
-        return v->is_string() ? std::string(v->as_string()) : boost::json::serialize(*v);
-      };
-      f.error = MakeApiError(static_cast<int>(det.as_object().at("status").as_int64()), str("code").value_or(""),
-                             str("message").value_or(""), str("details"));
-      f.error.hint = str("hint");
-      if (const auto* h = det.as_object().if_contains("headers"); h && h->is_object())
-        for (const auto& kv : h->as_object())
-          if (kv.value().is_string()) f.headers.emplace_back(std::string(kv.key()), std::string(kv.value().as_string()));
-      return f;
-    }
-    f.error = MakeApiError(500, "PGRST121",
-                           "Could not parse JSON in the \"RAISE SQLSTATE 'PGRST'\" error",
-                           "Invalid JSON value for MESSAGE: '" + err.message + "'");
+    if (ec1 || !msg.is_object() || !msg.as_object().if_contains("code") || !msg.as_object().if_contains("message"))
+      return fail("Invalid JSON value for MESSAGE: '" + err.message + "'", msg_hint);
+    if (!err.detail) return fail("DETAIL is missing in the RAISE statement", det_hint);
+    const auto det = boost::json::parse(*err.detail, ec2);
+    if (ec2 || !det.is_object() || !det.as_object().if_contains("status") || !det.as_object().at("status").is_int64())
+      return fail("Invalid JSON value for DETAIL: '" + *err.detail + "'", det_hint);
+    const auto& m = msg.as_object();
+    auto str = [&](const char* k) -> std::optional<std::string> {
+      const auto* v = m.if_contains(k);
+      if (!v || v->is_null()) return std::nullopt;
+      return v->is_string() ? std::string(v->as_string()) : boost::json::serialize(*v);
+    };
+    f.error = MakeApiError(static_cast<int>(det.as_object().at("status").as_int64()), str("code").value_or(""),
+                           str("message").value_or(""), str("details"));
+    f.error.hint = str("hint");
+    if (const auto* h = det.as_object().if_contains("headers"); h && h->is_object())
+      for (const auto& kv : h->as_object())
+        if (kv.value().is_string()) f.error.headers.emplace_back(std::string(kv.key()), std::string(kv.value().as_string()));
     return f;
   }
-  f.error = MakeApiError(StatusFor(err.sqlstate, authenticated), err.sqlstate, err.message, err.detail);
+  int status = StatusFor(err.sqlstate, authenticated);
+  // xmlagg missing for a text/xml answer is "not acceptable" (PostgREST).
+  if (err.sqlstate == "42883" && StartsWith(err.message, "function xmlagg(")) status = 406;
+  f.error = MakeApiError(status, err.sqlstate, err.message, err.detail);
   f.error.hint = err.hint;
   return f;
 }
@@ -130,6 +143,7 @@ http::Response DataApiService::Error(const http::Request& req, const ApiError& e
   auto res = http::MakeResponse(req, static_cast<bhttp::status>(e.status), ApiErrorBody(e),
                                 "application/json; charset=utf-8");
   res.set("proxy-status", "PostgREST; error=" + e.code);
+  for (const auto& [k, v] : e.headers) res.set(k, v);
   if (e.status == 401) {
     res.set(bhttp::field::www_authenticate,
             e.code == "PGRST301" || e.code == "PGRST303"
@@ -153,10 +167,12 @@ ApiResult<DataApiService::Identity> DataApiService::Authenticate(const http::Req
   if (token.empty()) return JwtDecodeError("Empty JWT is sent in Authorization header");
   const auto parts = std::count(token.begin(), token.end(), '.') + 1;
   if (parts != 3) return JwtDecodeError("Expected 3 parts in JWT; got " + std::to_string(parts));
-  // The algorithm comes from the key that verifies, never from the token alone: our EdDSA keys, or the
-  // configured HS256 secret; `none` and anything else never verify.
+  // The algorithm comes from the key that verifies, never from the token alone: our EdDSA keys, the JWK/JWKS
+  // keys (each allows only its own algorithms), or the configured HS256 secret; `none` and anything else never
+  // verify. A JWK's JSON text is never used as an HMAC key (HS256 "signed" with a public key).
   std::optional<std::string> payload = verify_ ? verify_(token) : std::nullopt;
-  if (!payload && cfg_.hs256_secret) {
+  if (!payload && cfg_.jwks) payload = cfg_.jwks->Verify(token);
+  if (!payload && cfg_.hs256_secret && !cfg_.hs256_secret->empty() && cfg_.hs256_secret->front() != '{') {
     if (auto jws = crypto::DecodeJws(token)) {
       boost::system::error_code ec;
       const auto header = boost::json::parse(jws->header_json, ec);
@@ -166,7 +182,8 @@ ApiResult<DataApiService::Identity> DataApiService::Authenticate(const http::Req
         payload = jws->payload_json;
     }
   }
-  if (!payload && !verify_ && !cfg_.hs256_secret) return MakeApiError(500, "PGRST300", "Server lacks JWT secret");
+  if (!payload && !verify_ && !cfg_.hs256_secret && !cfg_.jwks)
+    return MakeApiError(500, "PGRST300", "Server lacks JWT secret");
   if (!payload) return JwtDecodeError("No suitable key or wrong key type");
   if (CheckJsonStrict(*payload).result != JsonStrictness::kOk) return JwtDecodeError("JWT claims set is not valid JSON");
   boost::system::error_code ec;
@@ -355,8 +372,13 @@ boost::asio::awaitable<ApiResult<DataApiService::Outcome>> DataApiService::Execu
   std::vector<db::Connection::Statement> pipeline;
   // Reads run in the pipeline's implicit transaction (one round trip); anything that may have to roll back
   // after its result is seen (writes, singular, max-affected, tx=rollback) gets an explicit one.
-  const bool explicit_tx = !opts.read_only || rollback || opts.max_affected;
-  if (explicit_tx) pipeline.push_back({opts.read_only ? "BEGIN READ ONLY" : "BEGIN", {}});
+  const bool explicit_tx = !opts.read_only || rollback || opts.max_affected || opts.isolation;
+  if (explicit_tx || opts.isolation) {
+    std::string begin = "BEGIN";
+    if (opts.isolation) begin += " ISOLATION LEVEL " + *opts.isolation;
+    if (opts.read_only) begin += " READ ONLY";
+    pipeline.push_back({begin, {}});
+  }
   std::string setup =
       "SELECT set_config('search_path', $1, true), set_config('role', $2, true), "
       "set_config('request.jwt.claims', $3, true), set_config('request.method', $4, true), "
@@ -470,6 +492,7 @@ ApiResult<http::Response> DataApiService::Finish(const http::Request& req, const
     boost::system::error_code ec;
     const auto v = boost::json::parse(*o.response_headers, ec);
     bool ok = !ec && v.is_array();
+    std::vector<std::string> seen;
     if (ok) {
       for (const auto& item : v.as_array()) {
         if (!item.is_object()) {
@@ -481,7 +504,14 @@ ApiResult<http::Response> DataApiService::Finish(const http::Request& req, const
             ok = false;
             break;
           }
-          res.set(std::string_view(kv.key()), std::string_view(kv.value().as_string()));
+          // The first occurrence of a name replaces the handler's header; repeats add (Set-Cookie twice).
+          const std::string name = AsciiLower(std::string_view(kv.key()));
+          if (std::find(seen.begin(), seen.end(), name) == seen.end()) {
+            seen.push_back(name);
+            res.set(std::string_view(kv.key()), std::string_view(kv.value().as_string()));
+          } else {
+            res.insert(std::string_view(kv.key()), std::string_view(kv.value().as_string()));
+          }
         }
       }
     }
@@ -752,7 +782,8 @@ boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req
     case Verb::kPut: stmt = BuildInsert(*build_api, *rel, body_in, ctx); break;
     case Verb::kPatch: stmt = BuildUpdate(*build_api, *rel, body_in, ctx); break;
     case Verb::kDelete: stmt = BuildDelete(*build_api, *rel, ctx); break;
-    default: co_return Error(req, MakeApiError(405, "PGRST117", "Unsupported HTTP method"));
+    default:
+      co_return Error(req, MakeApiError(405, "PGRST117", "Unsupported HTTP method: " + std::string(req.raw.method_string())));
   }
   if (!stmt) co_return Error(req, stmt.error());
 
@@ -778,7 +809,7 @@ boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req
   if (read) {
     // PostgREST's range status: 416 past the end, 206 for a partial page of a known total.
     const std::int64_t from = api.range.offset;
-    if (o.total && from > 0 && from >= *o.total && o.page == 0) {
+    if (o.total && from > *o.total) {
       auto e = MakeApiError(416, "PGRST103", "Requested range not satisfiable",
                             "An offset of " + std::to_string(from) + " was requested, but there are only " +
                                 std::to_string(*o.total) + " rows.");
@@ -805,6 +836,7 @@ boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req
       res.set(bhttp::field::content_range, "*/" + total);
   }
   if (!location.empty()) res.set(bhttp::field::location, location);
+  if (p.verb == Verb::kHead) res.erase(bhttp::field::content_length);
   auto finished = Finish(req, p, o, std::move(res));
   if (!finished) co_return Error(req, finished.error());
   co_return std::move(*finished);

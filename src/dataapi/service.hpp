@@ -29,6 +29,8 @@
 
 namespace pgwarden::dataapi {
 
+class JwksVerifier;
+
 //! PostgREST's db-tx-end.
 enum class TxEnd { kCommit, kCommitAllowOverride, kRollback, kRollbackAllowOverride };
 
@@ -41,7 +43,9 @@ struct DataApiConfig {
   std::vector<std::string> role_claim_path{"role"};  //!< jwt-role-claim-key ".role"
   std::optional<std::int64_t> max_rows = 1000;
   std::optional<std::string> audience;  //!< when set, `aud` must contain it
-  std::optional<std::string> hs256_secret;  //!< key bytes
+  std::optional<std::string> hs256_secret;  //!< key bytes (never a JWK's JSON text: that goes to `jwks`)
+  //! Asymmetric keys: PGRST_JWT_SECRET as a JWK/JWKS and remote JWKS URLs (jwks.hpp); null = none.
+  std::shared_ptr<const JwksVerifier> jwks;
   bool require_exp = true;  //!< Neon mode: a token without exp is refused (JW-05); PostgREST accepts it
   int clock_skew_s = 30;
   int statement_timeout_ms = 10000;  //!< 0: the database's own setting
@@ -110,6 +114,8 @@ class DataApiService {
     //! Run before the main statement in the same transaction; its page_total comes back in Outcome::pre_page
     //! (PUT: whether the row existed).
     std::optional<Statement> pre_statement;
+    //! A function's `SET default_transaction_isolation` (read committed, repeatable read, serializable).
+    std::optional<std::string> isolation;
   };
   struct Outcome {
     std::optional<std::int64_t> total;  //!< total_result_set (count=exact)

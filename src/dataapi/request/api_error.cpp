@@ -82,7 +82,9 @@ std::string ApiErrorBody(const ApiError& e) {
   std::string out = "{\"code\":";
   AppendJsonString(out, e.code);
   out += ",\"details\":";
-  if (e.details) {
+  if (e.details_json) {
+    out += *e.details_json;
+  } else if (e.details) {
     AppendJsonString(out, *e.details);
   } else {
     out += "null";

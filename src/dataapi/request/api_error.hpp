@@ -29,6 +29,10 @@ struct ApiError {
   std::string message;  //!< exactly PostgREST's wording
   std::optional<std::string> details;
   std::optional<std::string> hint;
+  //! `details` as raw JSON (PGRST201's array of candidates), written unquoted; wins over `details`.
+  std::optional<std::string> details_json = std::nullopt;
+  //! Extra response headers (RAISE SQLSTATE 'PGRST' ... DETAIL '{"headers": {...}}').
+  std::vector<std::pair<std::string, std::string>> headers = {};
 
   friend bool operator==(const ApiError&, const ApiError&) = default;
 };

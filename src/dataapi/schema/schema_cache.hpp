@@ -25,7 +25,12 @@ struct Column {
   std::string type;  //!< format_type(), e.g. "uuid", "text", "timestamp with time zone"
   bool nullable = true;
   bool has_default = false;
-  std::string base_type = {};  //!< the type a domain is based on (format_type without typmod); `type` otherwise
+  std::string base_type = {};  //!< the type under every domain level (format_type without typmod); `type` otherwise
+  //! The default Prefer: missing=default applies (PostgREST's column_default): SQL text from the catalog.
+  std::optional<std::string> default_expr = {};
+  //! `type` schema-qualified (unless in pg_catalog), valid under any search_path: for typed casts of body
+  //! values. Empty in caches built without it (then `type` is used).
+  std::string sql_type = {};
 };
 
 struct Relation {
@@ -112,6 +117,9 @@ class SchemaCache {
     //! [[schema, table, [pk columns]]] of tables outside the exposed schemas (junctions may live there).
     std::string other_primary_keys_json = "[]";
     std::shared_ptr<const RoutineCache> routines;  //!< the functions (rpc); none when null
+    //! [[source type, target type, function]]: PostgREST's data representations (implicit casts between a
+    //! domain and json/text), types as format_type prints them, the function schema-qualified.
+    std::string representations_json = "[]";
   };
   static std::shared_ptr<const SchemaCache> FromRaw(Raw raw, const std::vector<std::string>& schemas);
 
@@ -132,6 +140,15 @@ class SchemaCache {
   //! Every origin table of `schema` that has relationships into `schema` (PGRST200's "perhaps you meant").
   std::vector<std::string> RelationshipOrigins(std::string_view schema) const;
   const ComputedField* FindComputedField(const QualifiedName& table, std::string_view name) const;
+  //! The function of a data representation cast from `source` to `target` (types as Column::type, "json",
+  //! "text"), e.g. `"public"."color"`; null when there is none. Emitted in SQL as is: it comes from the catalog.
+  const std::string* Representation(std::string_view source, std::string_view target) const;
+  //! Whether any column of `rel` has an output representation (`type` -> json).
+  bool HasOutputRepresentation(const Relation& rel) const {
+    for (const auto& c : rel.columns)
+      if (Representation(c.type, "json")) return true;
+    return false;
+  }
   //! The functions of the exposed schemas (/rpc/, routines.hpp).
   const RoutineCache& Routines() const { return *routines_; }
 
@@ -146,6 +163,7 @@ class SchemaCache {
   std::map<std::pair<QualifiedName, std::string>, std::vector<Relationship>> relationships_;
   std::map<std::pair<QualifiedName, std::string>, ComputedField> computed_fields_;
   std::shared_ptr<const RoutineCache> routines_;
+  std::map<std::pair<std::string, std::string>, std::string, std::less<>> representations_;
 };
 
 }  // namespace pgwarden::dataapi

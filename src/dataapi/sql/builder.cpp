@@ -123,8 +123,8 @@ ApiError AmbiguousRelError(std::string_view origin, std::string_view target, con
   details += "]";
   ApiError e = MakeApiError(300, "PGRST201",
                             "Could not embed because more than one relationship was found for '" + std::string(origin) +
-                                "' and '" + std::string(target) + "'",
-                            details);
+                                "' and '" + std::string(target) + "'");
+  e.details_json = std::move(details);  // an array of candidates, not a string
   e.hint = hint + ". Find the desired relationship in the 'details' key.";
   return e;
 }
@@ -256,6 +256,7 @@ struct Builder {
   std::optional<std::int64_t> max_rows;  // reads only: applies to every node
   bool aggregates_enabled = false;
   std::string body_sql;  // BuildContext::body_sql (write representations)
+  bool counting = false;  // building PostgREST's count query: null-embed filters become EXISTS
 
   void Fail(ApiError e) {
     if (!error) error = std::move(e);
@@ -363,6 +364,18 @@ struct Builder {
   }
 
   // ------------------------------------------------------------------ expressions
+  // Data representations (PostgREST's withTransformer): a plain column (no JSON path) whose type has an implicit
+  // function cast to json (output), from text (filter values) or from json (body values).
+  const Column* PlainColumn(const Node& n, const Field& f) const {
+    return f.json_path.empty() ? n.rel->FindColumn(f.name) : nullptr;
+  }
+  const std::string* OutputRep(const Column* c) const {
+    return c && cache ? cache->Representation(c->type, "json") : nullptr;
+  }
+  const std::string* TextParseRep(const Column* c) const {
+    return c && cache ? cache->Representation("text", c->type) : nullptr;
+  }
+
   // A column or computed field of `n`'s relation (checked against the cache) with its JSON path.
   std::string FieldSql(const Node& n, const Field& f) {
     const Column* col = n.rel->FindColumn(f.name);
@@ -400,19 +413,29 @@ struct Builder {
   std::string FilterSql(const Node& n, const Filter& f) {
     // `rel=is.null` / `rel=not.is.null` on an embed: whether the embed has rows.
     if (f.field.json_path.empty() && f.expr.op == FilterOperator::kIs && f.expr.is_value == IsValue::kNull) {
-      for (const auto& c : n.children)
-        if (c.OutName() == f.field.name)
-          return QuoteIdent(c.agg_alias) + (f.expr.negated ? " IS NOT NULL" : " IS NULL");
+      for (const auto& c : n.children) {
+        if (c.OutName() != f.field.name) continue;
+        // The count query has no lateral joins: whether the embed has rows is an EXISTS (readPlanToCountQuery).
+        if (counting) return std::string(f.expr.negated ? "EXISTS (" : "NOT EXISTS (") + CountShape(c, &n, {}) + ")";
+        return QuoteIdent(c.agg_alias) + (f.expr.negated ? " IS NOT NULL" : " IS NULL");
+      }
     }
     const std::string col = FieldSql(n, f.field);
     const auto& e = f.expr;
     std::string sql;
+    // A text -> domain representation parses the value (PostgREST's pgFmtUnknownLiteralForField); it comes from
+    // the catalog, so it is emitted as is.
+    const std::string* parse = TextParseRep(PlainColumn(n, f.field));
+    auto value = [&](std::string v) {
+      const std::string p = Param(std::move(v));
+      return parse ? *parse + "(" + p + "::text)" : p;
+    };
     auto binary = [&](const char* op) {
       if (e.quantifier) {
         const std::string arr = e.list.empty() ? e.value : ArrayLiteral(e.list);
-        return col + " " + op + (*e.quantifier == Quantifier::kAny ? " ANY(" : " ALL(") + Param(arr) + ")";
+        return col + " " + op + (*e.quantifier == Quantifier::kAny ? " ANY(" : " ALL(") + value(arr) + ")";
       }
-      return col + " " + op + " " + Param(e.value);
+      return col + " " + op + " " + value(e.value);
     };
     auto like_value = [](std::string v) {
       for (char& c : v)
@@ -444,7 +467,13 @@ struct Builder {
       case FilterOperator::kIn: {
         // `in.()` and `in.(   )` are the empty set, as in PostgREST.
         const bool empty = e.list.empty() || (e.list.size() == 1 && e.list[0].find_first_not_of(" \t") == std::string::npos);
-        sql = col + " = ANY(" + (empty ? std::string("'{}'") : Param(ArrayLiteral(e.list))) + ")";
+        if (empty) {
+          sql = col + " = ANY('{}')";
+        } else if (parse) {
+          sql = col + " = ANY((SELECT " + *parse + "(unnest(" + Param(ArrayLiteral(e.list)) + "::text[]))))";
+        } else {
+          sql = col + " = ANY(" + Param(ArrayLiteral(e.list)) + ")";
+        }
         break;
       }
       case FilterOperator::kIs:
@@ -457,14 +486,14 @@ struct Builder {
         }
         break;
       case FilterOperator::kIsDistinct: sql = col + " IS DISTINCT FROM " + Param(e.value); break;
-      case FilterOperator::kCs: sql = col + " @> " + Param(e.value); break;
-      case FilterOperator::kCd: sql = col + " <@ " + Param(e.value); break;
-      case FilterOperator::kOv: sql = col + " && " + Param(e.value); break;
-      case FilterOperator::kSl: sql = col + " << " + Param(e.value); break;
-      case FilterOperator::kSr: sql = col + " >> " + Param(e.value); break;
-      case FilterOperator::kNxr: sql = col + " &< " + Param(e.value); break;
-      case FilterOperator::kNxl: sql = col + " &> " + Param(e.value); break;
-      case FilterOperator::kAdj: sql = col + " -|- " + Param(e.value); break;
+      case FilterOperator::kCs: sql = col + " @> " + value(e.value); break;
+      case FilterOperator::kCd: sql = col + " <@ " + value(e.value); break;
+      case FilterOperator::kOv: sql = col + " && " + value(e.value); break;
+      case FilterOperator::kSl: sql = col + " << " + value(e.value); break;
+      case FilterOperator::kSr: sql = col + " >> " + value(e.value); break;
+      case FilterOperator::kNxr: sql = col + " &< " + value(e.value); break;
+      case FilterOperator::kNxl: sql = col + " &> " + value(e.value); break;
+      case FilterOperator::kAdj: sql = col + " -|- " + value(e.value); break;
       case FilterOperator::kFts:
       case FilterOperator::kPlfts:
       case FilterOperator::kPhfts:
@@ -531,7 +560,8 @@ struct Builder {
   // `hoisting`: `n` is a to-one spread, its aggregates are applied by an ancestor.
   std::vector<OutCol> Outputs(const Node& n, bool hoisting, const std::string& select_raw) {
     std::vector<OutCol> out;
-    const bool expand = n.spread || SubtreeHasAgg(n);
+    // `*` is expanded when the columns are needed by name, or to format a column through its representation.
+    const bool expand = n.spread || SubtreeHasAgg(n) || (cache && cache->HasOutputRepresentation(*n.rel));
     for (const auto& written : n.fields) {
       // `select=count` without parentheses (no such column): PostgREST's backwards-compatible count().
       SelectItem item = written;
@@ -542,8 +572,11 @@ struct Builder {
       }
       if (item.field.name == "*" && !item.aggregate) {
         if (expand) {
-          for (const auto& c : n.rel->columns)
-            out.push_back({QuoteIdent(n.from_alias) + "." + QuoteIdent(c.name), c.name, false, std::nullopt});
+          for (const auto& c : n.rel->columns) {
+            std::string col = QuoteIdent(n.from_alias) + "." + QuoteIdent(c.name);
+            if (const std::string* rep = OutputRep(&c)) col = *rep + "(" + col + ")";
+            out.push_back({col, c.name, false, std::nullopt});
+          }
         } else {
           out.push_back({QuoteIdent(n.from_alias) + ".*", "", false, std::nullopt});
         }
@@ -554,6 +587,7 @@ struct Builder {
         expr = hoisting ? "1" : "*";
       } else {
         expr = FieldSql(n, item.field);
+        if (const std::string* rep = OutputRep(PlainColumn(n, item.field))) expr = *rep + "(" + expr + ")";
       }
       if (item.cast) {
         if (!IsSafeCast(*item.cast)) {
@@ -715,13 +749,7 @@ struct Builder {
     if (parent) {
       std::string extra;
       conds = JoinConditions(n, *parent, extra);
-      const Relationship& r = *n.to_parent;
-      if (r.computed) {
-        from = QuoteIdent(r.function.schema) + "." + QuoteIdent(r.function.name) + "(" + QuoteIdent(parent->from_alias) +
-               "::" + QuoteIdent(r.table.schema) + "." + QuoteIdent(r.table.name) + ") AS " + QuoteIdent(n.from_alias);
-      } else {
-        from = QuoteIdent(n.rel->schema) + "." + QuoteIdent(n.rel->name) + " AS " + QuoteIdent(n.from_alias) + extra;
-      }
+      from = ChildFrom(n, *parent) + extra;
     } else {
       from = root_from;
     }
@@ -735,15 +763,39 @@ struct Builder {
     return "SELECT " + select + " FROM " + from + joins + where + group + order + range;
   }
 
-  // FROM + joins + WHERE of the root, for the exact count.
-  std::string CountQuery(const Node& root, const std::string& root_from, bool apply_max) {
+  // The FROM item of an embedded node (a computed relationship calls its function on the parent row).
+  std::string ChildFrom(const Node& n, const Node& parent) const {
+    const Relationship& r = *n.to_parent;
+    if (r.computed) {
+      return QuoteIdent(r.function.schema) + "." + QuoteIdent(r.function.name) + "(" + QuoteIdent(parent.from_alias) +
+             "::" + QuoteIdent(r.table.schema) + "." + QuoteIdent(r.table.name) + ") AS " + QuoteIdent(n.from_alias);
+    }
+    return QuoteIdent(n.rel->schema) + "." + QuoteIdent(n.rel->name) + " AS " + QuoteIdent(n.from_alias);
+  }
+
+  // PostgREST's readPlanToCountQuery: `SELECT 1 FROM <node> WHERE <filters> AND <join conditions> AND
+  // EXISTS (<inner-joined embeds>)`; no lateral joins, no limit. Its shape decides the planner's estimate for
+  // count=planned/estimated, so it follows PostgREST's exactly.
+  std::string CountShape(const Node& n, const Node* parent, const std::string& root_from) {
+    const bool saved = counting;
+    counting = true;
+    std::string from = root_from;
+    std::vector<std::string> joins;
+    if (parent) {
+      std::string extra;
+      joins = JoinConditions(n, *parent, extra);
+      from = ChildFrom(n, *parent) + extra;
+    }
     std::vector<std::string> conds;
-    const std::string joins = Joins(root, apply_max);
-    for (const auto& f : root.filters) conds.push_back(FilterSql(root, f));
-    for (const auto& t : root.logic) conds.push_back(LogicSql(root, t));
+    for (const auto& f : n.filters) conds.push_back(FilterSql(n, f));
+    for (const auto& t : n.logic) conds.push_back(LogicSql(n, t));
+    conds.insert(conds.end(), joins.begin(), joins.end());
+    for (const auto& c : n.children)
+      if (c.join == JoinType::kInner) conds.push_back("EXISTS (" + CountShape(c, &n, {}) + ")");
     std::string where;
     for (size_t i = 0; i < conds.size(); ++i) where += (i ? " AND " : " WHERE ") + conds[i];
-    return "SELECT pg_catalog.count(*) FROM " + root_from + joins + where;
+    counting = saved;
+    return "SELECT 1 FROM " + from + where;
   }
 
   // Builds and checks the plan tree of a read rooted at `rel` (aliased as its name).
@@ -811,36 +863,304 @@ ApiResult<Statement> BuildRead(const ApiRequest& req, const Relation& rel, const
       (ctx.from_sql.empty() ? QuoteIdent(rel.schema) + "." + QuoteIdent(rel.name) : ctx.from_sql) + " AS " +
       QuoteIdent(rel.name);
   const std::string source = b.NodeQuery(*root, nullptr, true, from, req.select_raw);
+  // count=exact and estimated count in the statement (PostgREST's pgrst_source_count); estimated stops at
+  // max-rows + 1, which is enough to tell whether the planner's guess is needed. planned counts nothing here.
   std::string total = "NULL";
-  if (req.prefer.count) total = "(" + b.CountQuery(*root, from, true) + ")";
+  const auto count = req.prefer.count;
+  if (count == PreferCount::kExact || count == PreferCount::kEstimated) {
+    std::string shape = b.CountShape(*root, nullptr, from);
+    if (count == PreferCount::kEstimated && ctx.max_rows && ctx.from_sql.empty())
+      shape += " LIMIT " + std::to_string(*ctx.max_rows + 1);
+    total = "(SELECT pg_catalog.count(*) FROM (" + shape + ") pgrst_source_count)";
+  }
   if (b.error) return *b.error;
-  return Statement{Envelope(source, total, WantsSingular(req), ctx.body_sql), std::move(b.params)};
+  Statement stmt{Envelope(source, total, WantsSingular(req), ctx.body_sql), std::move(b.params)};
+  if ((count == PreferCount::kPlanned || count == PreferCount::kEstimated) && ctx.from_sql.empty()) {
+    // The planner's row estimate of the same count query, with its own parameter numbering.
+    Builder e;
+    e.cache = ctx.cache;
+    e.schema = rel.schema;
+    e.aggregates_enabled = ctx.aggregates_enabled;
+    stmt.explain_sql = "EXPLAIN (FORMAT JSON) " + e.CountShape(*root, nullptr, from);
+    if (e.error) return *e.error;
+    stmt.explain_params = std::move(e.params);
+  }
+  return stmt;
+}
+
+std::optional<std::int64_t> PlanRows(std::string_view explain_json) {
+  boost::system::error_code ec;
+  const auto v = boost::json::parse(explain_json, ec);
+  if (ec || !v.is_array() || v.as_array().empty() || !v.as_array()[0].is_object()) return std::nullopt;
+  const auto* plan = v.as_array()[0].as_object().if_contains("Plan");
+  if (!plan || !plan->is_object()) return std::nullopt;
+  const auto* rows = plan->as_object().if_contains("Plan Rows");
+  if (!rows) return std::nullopt;
+  if (rows->is_int64()) return rows->as_int64();
+  if (rows->is_uint64()) return static_cast<std::int64_t>(rows->as_uint64());
+  if (rows->is_double()) return static_cast<std::int64_t>(rows->as_double());
+  return std::nullopt;
+}
+
+std::optional<std::int64_t> CountTotal(std::optional<PreferCount> count, std::optional<std::int64_t> statement_total,
+                                       std::optional<std::int64_t> plan_rows, std::optional<std::int64_t> max_rows) {
+  if (count == PreferCount::kPlanned) return plan_rows;
+  if (count == PreferCount::kEstimated) {
+    // PostgREST: `tableTotal > maxRows` (true when there is no max-rows), then the larger of the two.
+    if (!max_rows || (statement_total && *statement_total > *max_rows)) {
+      if (!statement_total) return plan_rows;
+      if (!plan_rows) return statement_total;
+      return std::max(*statement_total, *plan_rows);
+    }
+  }
+  return statement_total;
 }
 
 namespace {
-// Keys of the first object (or `columns=`), each checked against the relation.
-ApiResult<std::vector<std::string>> InsertColumns(const ApiRequest& req, const Relation& rel, std::string_view body,
-                                                  bool& is_array) {
+
+// ------------------------------------------------------------------ request bodies (PostgREST's Payload.hs)
+//! The body as PostgREST hands it to the statement: JSON text (CSV and form bodies converted), the keys that
+//! become the written columns, and whether it is one object (json_to_record) or an array (json_to_recordset).
+struct Payload {
+  std::string json;
+  std::vector<std::string> keys;  // sorted, unique (PostgREST's Set)
+  bool is_object = false;
+};
+
+bool LooksLikeObject(std::string_view json) {
+  // PostgREST's light check: the first significant character.
+  const auto i = json.find_first_not_of(" \t\n\r");
+  return i != std::string_view::npos && json[i] == '{';
+}
+
+std::vector<std::string> SortedKeys(const boost::json::object& o) {
+  std::vector<std::string> keys;
+  for (const auto& kv : o) keys.emplace_back(kv.key());
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return keys;
+}
+
+// payloadAttributes: an object, or an array of objects that all have the same keys; anything else is `[]`.
+ApiResult<Payload> JsonPayload(std::string json, const boost::json::value& v, std::string_view uniform_error) {
+  Payload p;
+  if (v.is_object()) {
+    p.keys = SortedKeys(v.as_object());
+    p.is_object = true;
+    p.json = std::move(json);
+    return p;
+  }
+  if (!v.is_array() || v.as_array().empty()) {
+    p.json = "[]";
+    return p;
+  }
+  const auto& arr = v.as_array();
+  if (!arr[0].is_object()) return BodyError(std::string(uniform_error));
+  p.keys = SortedKeys(arr[0].as_object());
+  for (const auto& e : arr)
+    if (!e.is_object() || SortedKeys(e.as_object()) != p.keys) return BodyError(std::string(uniform_error));
+  p.json = std::move(json);
+  return p;
+}
+
+// RFC 4180 records (cassava's decodeByName): quoted fields with "" escapes, CRLF or LF line ends.
+std::optional<std::vector<std::vector<std::string>>> ParseCsv(std::string_view text) {
+  std::vector<std::vector<std::string>> records;
+  std::vector<std::string> record;
+  std::string field;
+  size_t i = 0;
+  bool any = false;
+  while (i < text.size()) {
+    const char c = text[i];
+    if (c == '"' && field.empty()) {
+      ++i;
+      for (;;) {
+        if (i >= text.size()) return std::nullopt;  // unterminated quote
+        if (text[i] == '"') {
+          if (i + 1 < text.size() && text[i + 1] == '"') {
+            field += '"';
+            i += 2;
+            continue;
+          }
+          ++i;
+          break;
+        }
+        field += text[i++];
+      }
+      any = true;
+      continue;
+    }
+    if (c == ',') {
+      record.push_back(std::move(field));
+      field.clear();
+      any = true;
+      ++i;
+      continue;
+    }
+    if (c == '\r' || c == '\n') {
+      record.push_back(std::move(field));
+      field.clear();
+      records.push_back(std::move(record));
+      record.clear();
+      any = false;
+      i += (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ? 2 : 1;
+      continue;
+    }
+    field += c;
+    any = true;
+    ++i;
+  }
+  if (any || !field.empty()) {
+    record.push_back(std::move(field));
+    records.push_back(std::move(record));
+  }
+  return records;
+}
+
+// csvToJson: a header line, then one object per line; an unquoted or quoted NULL is null.
+ApiResult<Payload> CsvPayload(std::string_view body) {
+  auto records = ParseCsv(body);
+  if (!records || records->empty()) return BodyError("Empty or invalid csv");
+  const auto& header = records->front();
+  boost::json::array rows;
+  for (size_t r = 1; r < records->size(); ++r) {
+    const auto& rec = (*records)[r];
+    boost::json::object o;
+    // The header zipped with the fields: a short line has fewer keys (and fails the uniformity check below).
+    for (size_t k = 0; k < header.size() && k < rec.size(); ++k) {
+      if (rec[k] == "NULL") {
+        o[header[k]] = nullptr;
+      } else {
+        o[header[k]] = rec[k];
+      }
+    }
+    rows.push_back(std::move(o));
+  }
+  boost::json::value v = std::move(rows);
+  return JsonPayload(boost::json::serialize(v), v, "All lines must have same number of fields");
+}
+
+std::string PercentDecode(std::string_view in) {
+  std::string out;
+  auto hex = [](char h) -> int {
+    if (h >= '0' && h <= '9') return h - '0';
+    if (h >= 'a' && h <= 'f') return h - 'a' + 10;
+    if (h >= 'A' && h <= 'F') return h - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '+') {
+      out += ' ';
+    } else if (in[i] == '%' && i + 2 < in.size() && hex(in[i + 1]) >= 0 && hex(in[i + 2]) >= 0) {
+      out += static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2]));
+      i += 2;
+    } else {
+      out += in[i];
+    }
+  }
+  return out;
+}
+
+// application/x-www-form-urlencoded: one object whose values are all strings (the last of a repeated key).
+Payload FormPayload(std::string_view body) {
+  boost::json::object o;
+  size_t start = 0;
+  while (start <= body.size()) {
+    auto end = body.find_first_of("&;", start);
+    if (end == std::string_view::npos) end = body.size();
+    const auto part = body.substr(start, end - start);
+    if (!part.empty()) {
+      const auto eq = part.find('=');
+      const std::string key = PercentDecode(part.substr(0, eq));
+      const std::string value = eq == std::string_view::npos ? std::string() : PercentDecode(part.substr(eq + 1));
+      o[key] = value;
+    }
+    start = end + 1;
+  }
+  Payload p;
+  p.keys = SortedKeys(o);
+  p.is_object = true;
+  p.json = boost::json::serialize(o);
+  return p;
+}
+
+// getPayload: the body by Content-Type; with `columns=` a JSON body is passed through unchecked.
+ApiResult<Payload> ParsePayload(const ApiRequest& req, std::string_view body) {
+  if (req.content_type.kind == MediaTypeKind::kTextCsv) return CsvPayload(body);
+  if (req.content_type.kind == MediaTypeKind::kUrlEncoded) return FormPayload(body);
+  if (req.columns) {
+    Payload p;
+    p.json = std::string(body);
+    p.keys = *req.columns;
+    std::sort(p.keys.begin(), p.keys.end());
+    p.keys.erase(std::unique(p.keys.begin(), p.keys.end()), p.keys.end());
+    p.is_object = LooksLikeObject(body);
+    return p;
+  }
   boost::system::error_code ec;
   const auto v = boost::json::parse(body, ec);
   if (ec) return BodyError("Empty or invalid json");
-  is_array = v.is_array();
-  const boost::json::object* first = nullptr;
-  if (v.is_object()) first = &v.as_object();
-  else if (v.is_array() && !v.as_array().empty() && v.as_array()[0].is_object()) first = &v.as_array()[0].as_object();
-  else if (v.is_array() && v.as_array().empty()) return std::vector<std::string>{};
-  else return BodyError("All object keys must match");
-  std::vector<std::string> cols;
-  if (req.columns) {
-    cols = *req.columns;
-  } else {
-    for (const auto& kv : *first) cols.emplace_back(kv.key());
-  }
-  for (const auto& c : cols)
-    if (!rel.FindColumn(c)) {
-      return MakeApiError(400, "PGRST204", "Could not find the '" + c + "' column of '" + rel.name + "' in the schema cache");
+  return JsonPayload(std::string(body), v, "All object keys must match");
+}
+
+// The written columns, each checked against the relation (PGRST204 for the first unknown one, in key order).
+ApiResult<std::vector<const Column*>> WrittenColumns(const Relation& rel, const std::vector<std::string>& keys) {
+  std::vector<const Column*> cols;
+  for (const auto& k : keys) {
+    const Column* c = rel.FindColumn(k);
+    if (!c) {
+      return MakeApiError(400, "PGRST204",
+                          "Could not find the '" + k + "' column of '" + rel.name + "' in the schema cache");
     }
+    cols.push_back(c);
+  }
   return cols;
+}
+
+std::string SqlLiteral(std::string_view v) {
+  std::string out = "'";
+  for (const char c : v) {
+    if (c == '\'') out += '\'';
+    if (c == '\0') continue;
+    out += c;
+  }
+  return out + "'";
+}
+
+// PostgREST's fromJsonBodyF: the payload as rows typed like the columns, each value parsed through its
+// json -> domain representation; with Prefer: missing=default a missing key takes the column's default.
+// `select`: prefix `SELECT "pgrst_body"."c", ...` (INSERT ... SELECT).
+std::string JsonBodySql(const std::vector<const Column*>& cols, const std::string& payload, bool is_object,
+                        bool select, bool defaults, const SchemaCache* cache) {
+  std::string named, parsed, typed, defs;
+  for (const Column* c : cols) {
+    const std::string id = QuoteIdent(c->name);
+    const std::string* rep = cache ? cache->Representation("json", c->type) : nullptr;
+    named += (named.empty() ? "" : ", ") + std::string("\"pgrst_body\".") + id;
+    parsed += (parsed.empty() ? "" : ", ") + (rep ? *rep + "(" + id + ") AS " + id : id);
+    // The column's type as valid SQL under the request's search_path; a representation reads json first.
+    typed += (typed.empty() ? "" : ", ") + id + " " + (rep ? std::string("json") : c->sql_type.empty() ? c->type : c->sql_type);
+    if (c->default_expr) defs += (defs.empty() ? "" : ", ") + SqlLiteral(c->name) + ", " + *c->default_expr;
+  }
+  const std::string j = defaults ? "jsonb" : "json";
+  std::string out = select ? "SELECT " + named + " " : std::string();
+  out += "FROM (SELECT " + payload + "::" + j + " AS json_data) pgrst_payload, ";
+  std::string body = "pgrst_payload.json_data";
+  if (defaults) {
+    const std::string obj = "jsonb_build_object(" + defs + ")";
+    out += is_object ? "LATERAL (SELECT " + obj + " || pgrst_payload.json_data AS val) pgrst_json_defs, "
+                     : "LATERAL (SELECT jsonb_agg(" + obj +
+                           " || elem) AS val FROM jsonb_array_elements(pgrst_payload.json_data) elem) pgrst_json_defs, ";
+    body = "pgrst_json_defs.val";
+  }
+  out += "LATERAL (SELECT " + parsed + " FROM ";
+  if (cols.empty()) {
+    // `{}` is one row of defaults, `[{}, {}]` one per element.
+    out += is_object ? std::string("(VALUES (1)) _ ") : j + "_array_elements(" + body + ") _ ";
+  } else {
+    out += j + (is_object ? "_to_record(" : "_to_recordset(") + body + ") AS _(" + typed + ") ";
+  }
+  return out + ") pgrst_body";
 }
 
 std::string TableSql(const Relation& rel) { return QuoteIdent(rel.schema) + "." + QuoteIdent(rel.name); }
@@ -861,22 +1181,62 @@ std::string WriteWhere(const ApiRequest& req, const Relation& rel, Builder& b) {
   return w;
 }
 
-// The written rows (RETURNING every column) read back through the same read machinery as GET, so
-// `select=*,client(*)` embeds work on representations.
-std::string ReturningEnvelope(const ApiRequest& req, const Relation& rel, const std::string& write_sql, Builder& b) {
-  const bool representation = req.prefer.returning == PreferReturn::kRepresentation;
-  if (!representation) {
+// PostgREST's inferColsEmbedNeeds: RETURNING only what the representation reads (the selected columns, the
+// keys its embeds join on, the primary key), so a role with SELECT on some columns only can still see them.
+// `*` anywhere (or a computed field/relationship, which takes the whole row) returns the whole row.
+std::string Returning(const Node& root, const Relation& rel, const SchemaCache* cache) {
+  std::vector<std::string> names;
+  bool whole = false;
+  for (const auto& f : root.fields) {
+    if (f.field.name == "*") whole = true;
+    if (!rel.FindColumn(f.field.name) && cache &&
+        cache->FindComputedField(QualifiedName{rel.schema, rel.name}, f.field.name))
+      whole = true;
+    names.push_back(f.field.name);
+  }
+  for (const auto& c : root.children) {
+    const Relationship* r = c.to_parent;
+    if (!r) continue;
+    if (r->computed) {
+      whole = true;
+    } else if (r->cardinality == Cardinality::kM2M) {
+      for (const auto& [col, jcol] : r->junction.cols_source) names.push_back(col);
+    } else {
+      for (const auto& [col, fcol] : r->columns) names.push_back(col);
+    }
+  }
+  for (const auto& t : root.order)
+    if (!t.relation) names.push_back(t.field.name);
+  names.insert(names.end(), rel.primary_key.begin(), rel.primary_key.end());
+  const std::string alias = QuoteIdent(rel.name);
+  if (whole) return alias + ".*";
+  std::string out;
+  for (const auto& c : rel.columns) {  // table order, each once
+    if (std::find(names.begin(), names.end(), c.name) == names.end()) continue;
+    out += (out.empty() ? "" : ", ") + alias + "." + QuoteIdent(c.name);
+  }
+  return out.empty() ? std::string("1") : out;
+}
+
+// PostgREST's prepareWrite: the written rows read back through the same read machinery as GET (so
+// `select=*,client(*)` embeds work on representations), one result row (total, page, body, inserted).
+// `inserted_sql`: pgrst.inserted for upserts (rows inserted, not updated), else NULL.
+std::string WriteEnvelope(const ApiRequest& req, const Relation& rel, const std::string& write_sql, Builder& b,
+                          const std::string& inserted_sql) {
+  const std::string tail = "::int AS response_inserted";
+  if (req.prefer.returning != PreferReturn::kRepresentation) {
     return "WITH pgrst_source AS (" + write_sql +
-           " RETURNING 1) SELECT NULL::bigint AS total_result_set, pg_catalog.count(*)::bigint AS page_total, ''::text "
-           "AS body FROM pgrst_source";
+           " RETURNING 1) SELECT NULL::bigint AS total_result_set, pg_catalog.count(*)::bigint AS page_total, "
+           "''::text AS body, " + inserted_sql + tail + " FROM pgrst_source";
   }
   auto root = b.Plan(req, rel, true);
   if (!root) return {};
   const std::string read =
       b.NodeQuery(*root, nullptr, false, "pgrst_source AS " + QuoteIdent(rel.name), req.select_raw);
-  return "WITH pgrst_source AS (" + write_sql + " RETURNING " + QuoteIdent(rel.name) +
-         ".*) SELECT NULL::bigint AS total_result_set, pg_catalog.count(_postgrest_t)::bigint AS page_total, " +
-         BodySql(WantsSingular(req), b.body_sql) + " AS body FROM (" + read + ") _postgrest_t";
+  return "WITH pgrst_source AS (" + write_sql + " RETURNING " + Returning(*root, rel, b.cache) +
+         ") SELECT NULL::bigint AS total_result_set, pg_catalog.count(_postgrest_t)::bigint AS page_total, " +
+         BodySql(WantsSingular(req), b.body_sql) + " AS body, " + inserted_sql + tail + " FROM (" + read +
+         ") _postgrest_t";
 }
 
 Builder WriteBuilder(const Relation& rel, const BuildContext& ctx) {
@@ -887,71 +1247,74 @@ Builder WriteBuilder(const Relation& rel, const BuildContext& ctx) {
   b.body_sql = ctx.body_sql;
   return b;
 }
+
+// set_config('pgrst.inserted', ...): +1 for every row offered to the INSERT, -1 for every one the ON CONFLICT
+// turned into an update, so it ends as the number of rows inserted (PostgREST's addConfigPgrstInserted).
+std::string InsertedCounter(bool add) {
+  return std::string("set_config('pgrst.inserted', (coalesce(nullif(current_setting('pgrst.inserted', true), '')::int, "
+                     "0) ") +
+         (add ? "+" : "-") + " 1)::text, true) <> '" + (add ? "0" : "-1") + "'";
+}
 }  // namespace
 
 ApiResult<Statement> BuildInsert(const ApiRequest& req, const Relation& rel, std::string_view body,
                                  const BuildContext& ctx) {
-  bool is_array = false;
-  auto cols = InsertColumns(req, rel, body, is_array);
+  auto payload = ParsePayload(req, body);
+  if (!payload) return payload.error();
+  auto cols = WrittenColumns(rel, payload->keys);
   if (!cols) return cols.error();
   Builder b = WriteBuilder(rel, ctx);
-  const std::string table = TableSql(rel);
-  std::string write;
-  const std::string payload = b.Param(std::string(body));
-  if (cols->empty()) {
-    // `{}`, `[{}, {}]`: rows of defaults only (a zero-column SELECT leaves every column to its default); `[]`: none.
-    write = "INSERT INTO " + table + " AS " + QuoteIdent(rel.name) + " SELECT FROM json_array_elements(CASE json_typeof(" +
-            payload + "::json) WHEN 'array' THEN " + payload + "::json ELSE json_build_array(" + payload + "::json) END)";
-  } else {
-    std::string list;
-    for (const auto& c : *cols) list += (list.empty() ? "" : ", ") + QuoteIdent(c);
-    // json_populate_recordset types every value as the column's type; columns not listed keep their defaults.
-    const std::string rows = is_array ? "json_populate_recordset(NULL::" + table + ", " + payload + "::json)"
-                                      : "json_populate_record(NULL::" + table + ", " + payload + "::json)";
-    write = "INSERT INTO " + table + " AS " + QuoteIdent(rel.name) + " (" + list + ") SELECT " + list + " FROM " + rows;
-  }
-  if (req.on_conflict || req.prefer.resolution) {
-    std::vector<std::string> target = req.on_conflict ? *req.on_conflict : rel.primary_key;
-    for (const auto& t : target)
-      if (!rel.FindColumn(t)) return ColumnError(rel.name, t);
-    if (target.empty()) return NotImplemented("upsert without a primary key or on_conflict");
+  const std::string param = b.Param(std::move(payload->json));
+  const bool defaults = req.prefer.missing == PreferMissing::kDefault;
+  std::string list;
+  for (const Column* c : *cols) list += (list.empty() ? "" : ", ") + QuoteIdent(c->name);
+  std::string write = "INSERT INTO " + TableSql(rel) + " AS " + QuoteIdent(rel.name) +
+                      (list.empty() ? " " : "(" + list + ") ") +
+                      JsonBodySql(*cols, param, payload->is_object, true, defaults, ctx.cache);
+  // Upsert: on the primary key (or on_conflict=); a table without either ignores the resolution (PostgREST).
+  std::vector<std::string> target = req.on_conflict ? *req.on_conflict : rel.primary_key;
+  for (const auto& t : target)
+    if (!rel.FindColumn(t)) return ColumnError(rel.name, t);
+  const bool upsert = req.prefer.resolution.has_value() && !target.empty();
+  const bool merge = upsert && req.prefer.resolution == PreferResolution::kMergeDuplicates;
+  if (merge) write += " WHERE " + InsertedCounter(true);
+  if (upsert) {
     std::string tl;
     for (const auto& t : target) tl += (tl.empty() ? "" : ", ") + QuoteIdent(t);
-    if (req.prefer.resolution == PreferResolution::kIgnoreDuplicates) {
-      write += " ON CONFLICT (" + tl + ") DO NOTHING";
-    } else if (req.prefer.resolution == PreferResolution::kMergeDuplicates) {
+    write += " ON CONFLICT(" + tl + ") ";
+    if (!merge || cols->empty()) {
+      write += "DO NOTHING";
+    } else {
       std::string set;
-      for (const auto& c : *cols) set += (set.empty() ? "" : ", ") + QuoteIdent(c) + " = EXCLUDED." + QuoteIdent(c);
-      write += " ON CONFLICT (" + tl + ") DO UPDATE SET " + (set.empty() ? tl + " = EXCLUDED." + tl : set);
+      for (const Column* c : *cols)
+        set += (set.empty() ? "" : ", ") + QuoteIdent(c->name) + " = EXCLUDED." + QuoteIdent(c->name);
+      write += "DO UPDATE SET " + set + " WHERE " + InsertedCounter(false);
     }
   }
-  std::string sql = ReturningEnvelope(req, rel, write, b);
+  const std::string inserted =
+      merge ? "coalesce(nullif(current_setting('pgrst.inserted', true), '')::int, 0)" : std::string("NULL");
+  std::string sql = WriteEnvelope(req, rel, write, b, inserted);
   if (b.error) return *b.error;
   return Statement{std::move(sql), std::move(b.params)};
 }
 
 ApiResult<Statement> BuildUpdate(const ApiRequest& req, const Relation& rel, std::string_view body,
                                  const BuildContext& ctx) {
-  boost::system::error_code ec;
-  const auto v = boost::json::parse(body, ec);
-  if (ec || !v.is_object()) return BodyError("Empty or invalid json");
+  auto payload = ParsePayload(req, body);
+  if (!payload) return payload.error();
+  auto cols = WrittenColumns(rel, payload->keys);
+  if (!cols) return cols.error();
+  if (cols->empty()) return BodyError("Empty or invalid json");
   Builder b = WriteBuilder(rel, ctx);
-  const std::string table = TableSql(rel);
-  const std::string payload = b.Param(std::string(body));
+  const std::string param = b.Param(std::move(payload->json));
+  const bool defaults = req.prefer.missing == PreferMissing::kDefault;
   std::string set;
-  for (const auto& kv : v.as_object()) {
-    const std::string key(kv.key());
-    if (!rel.FindColumn(key)) {
-      return MakeApiError(400, "PGRST204", "Could not find the '" + key + "' column of '" + rel.name + "' in the schema cache");
-    }
-    set += (set.empty() ? "" : ", ") + QuoteIdent(key) + " = pgrst_body." + QuoteIdent(key);
-  }
-  if (set.empty()) return BodyError("Empty or invalid json");
+  for (const Column* c : *cols)
+    set += (set.empty() ? "" : ", ") + QuoteIdent(c->name) + " = \"pgrst_body\"." + QuoteIdent(c->name);
   const std::string where = WriteWhere(req, rel, b);
-  const std::string write = "UPDATE " + table + " AS " + QuoteIdent(rel.name) + " SET " + set +
-                            " FROM (SELECT * FROM json_populate_record(NULL::" + table + ", " + payload +
-                            "::json)) pgrst_body" + where;
-  std::string sql = ReturningEnvelope(req, rel, write, b);
+  const std::string write = "UPDATE " + TableSql(rel) + " AS " + QuoteIdent(rel.name) + " SET " + set + " " +
+                            JsonBodySql(*cols, param, payload->is_object, false, defaults, ctx.cache) + where;
+  std::string sql = WriteEnvelope(req, rel, write, b, "NULL");
   if (b.error) return *b.error;
   return Statement{std::move(sql), std::move(b.params)};
 }
@@ -960,7 +1323,7 @@ ApiResult<Statement> BuildDelete(const ApiRequest& req, const Relation& rel, con
   Builder b = WriteBuilder(rel, ctx);
   const std::string where = WriteWhere(req, rel, b);
   const std::string write = "DELETE FROM " + TableSql(rel) + " AS " + QuoteIdent(rel.name) + where;
-  std::string sql = ReturningEnvelope(req, rel, write, b);
+  std::string sql = WriteEnvelope(req, rel, write, b, "NULL");
   if (b.error) return *b.error;
   return Statement{std::move(sql), std::move(b.params)};
 }

@@ -4,8 +4,10 @@
 //! (total_result_set bigint, page_total bigint, body text), PostgREST's result contract.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dataapi/request/api_error.hpp"
@@ -17,6 +19,11 @@ namespace pgwarden::dataapi {
 struct Statement {
   std::string sql;
   std::vector<std::optional<std::string>> params;
+  //! Prefer: count=planned|estimated on a read: `EXPLAIN (FORMAT JSON) <PostgREST's count query>` with its own
+  //! parameters, to run after `sql` in the same transaction; PlanRows() reads its single text cell and
+  //! CountTotal() combines it with the main statement's total_result_set.
+  std::optional<std::string> explain_sql = std::nullopt;
+  std::vector<std::optional<std::string>> explain_params = {};
 };
 
 std::string QuoteIdent(std::string_view ident);
@@ -35,10 +42,21 @@ struct BuildContext {
   std::string body_sql;
 };
 
+//! The top plan's "Plan Rows" of an EXPLAIN (FORMAT JSON) result; nullopt when it cannot be read.
+std::optional<std::int64_t> PlanRows(std::string_view explain_json);
+//! The total PostgREST reports (Query.hs resultSetWTotal): planned = the estimate; estimated = the statement's
+//! count (limited to max-rows + 1) unless it exceeds max-rows (or there is no max-rows), then the larger of it
+//! and the estimate; exact/none = the statement's count.
+std::optional<std::int64_t> CountTotal(std::optional<PreferCount> count, std::optional<std::int64_t> statement_total,
+                                       std::optional<std::int64_t> plan_rows, std::optional<std::int64_t> max_rows);
+
 //! GET/HEAD on a relation (or a function result, see BuildContext::from_sql): select with embedding,
 //! filters, logic trees, order, limit/offset, optional exact count.
 ApiResult<Statement> BuildRead(const ApiRequest& req, const Relation& rel, const BuildContext& ctx);
-//! POST: insert the JSON object or array `body` (keys of the first object, or `columns=`).
+//! POST: insert `body` (JSON object or array of objects with the same keys, `columns=`, CSV or a form, by
+//! Content-Type). Write statements return a fourth column `response_inserted` (int): for a merge-duplicates
+//! upsert (POST resolution=merge-duplicates on a key, PUT) the number of rows inserted rather than updated,
+//! else NULL.
 ApiResult<Statement> BuildInsert(const ApiRequest& req, const Relation& rel, std::string_view body, const BuildContext& ctx);
 //! PATCH: update the rows the filters select with the JSON object `body`.
 ApiResult<Statement> BuildUpdate(const ApiRequest& req, const Relation& rel, std::string_view body, const BuildContext& ctx);
