@@ -134,13 +134,12 @@ test('every injection attempt is answered without running the injected SQL', asy
 });
 
 // As PostgREST, the query grammar stops at the first character that cannot continue a term and ignores the
-// rest (`select=id,name);DROP ...` selects id and name); the ignored text never reaches SQL. Input that cannot
+// rest (`select=id,name);DROP ...` selects id and name), and a limit that is not an integer is ignored
+// (PostgREST's readMaybe); the ignored text never reaches SQL. Input that cannot
 // start a term at all is a 4xx with PostgREST's error body.
 test('attacks the grammar cannot read are refused with 4xx and a PostgREST error body', async () => {
   for (const path of [
-    `/items?select=${enc('(select pwn())')}`,
     `/items?order=${enc('(select pwn())')}`,
-    `/items?limit=${enc('1;select pwn()')}`,
     `/items?id=${enc('eqq.1')}`,
     `/items?select=${enc('x:pwn()')}`,
     `/${enc('items;select pwn()')}`,
