@@ -1,7 +1,9 @@
 //! Plan -> SQL, the only place that writes Data API SQL. Pure: (ApiRequest, Relation) -> Statement. Client
 //! values only as $n parameters; identifiers only through QuoteIdent after the schema cache confirmed them;
 //! casts and JSON indexes only after a strict syntax check. Every main statement returns one row:
-//! (total_result_set bigint, page_total bigint, body text), PostgREST's result contract.
+//! (total_result_set bigint, page_total bigint, body text), PostgREST's result contract; write statements add
+//! response_inserted (int, see BuildInsert). Data representations (implicit casts between a domain and
+//! json/text, SchemaCache::Representation) format selected values and parse filter and body values.
 #pragma once
 
 #include <cstdint>
