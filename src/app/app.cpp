@@ -19,6 +19,7 @@
 #include "auth/service.hpp"
 #include "dataapi/jwks.hpp"
 #include "dataapi/service.hpp"
+#include "core/json.hpp"
 #include "core/log.hpp"
 #include "crypto/encoding.hpp"
 #include "crypto/jwk.hpp"
@@ -71,6 +72,18 @@ class SignalWaiter {
   std::thread thread_;
   std::atomic<bool> done_{false};
 };
+
+dataapi::DataApiService::MediaHandlers LoadMediaHandlers(db::Connection& conn, const std::vector<std::string>& schemas) {
+  std::string list = "{";
+  for (const auto& sch : schemas) list += (list.size() > 1 ? "," : "") + JsonString(sch);
+  list += "}";
+  auto rows = conn.QueryBlocking(dataapi::DataApiService::MediaHandlerQuery(), {list});
+  if (!rows) {
+    log::Warn("dataapi.media_handlers_failed", {{"error", rows.error().message}});
+    return {};
+  }
+  return dataapi::DataApiService::ParseMediaHandlers(*rows);
+}
 
 std::set<std::string> LoadTimezones(db::Connection& conn) {
   std::set<std::string> names;
@@ -221,6 +234,7 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
   std::shared_ptr<const auth::KeyRing> keys;
   std::shared_ptr<const dataapi::SchemaCache> schema;
   std::set<std::string> timezones;
+  dataapi::DataApiService::MediaHandlers handlers;
   {
     auto conn = db::Connection::ConnectBlocking(cfg.db.url);
     if (!conn) {
@@ -246,6 +260,7 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
       }
       schema = *snapshot;
       timezones = LoadTimezones(**conn);
+      handlers = LoadMediaHandlers(**conn, cfg.data_api.schemas);
     }
   }
 
@@ -282,6 +297,7 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
     data_api = std::make_unique<dataapi::DataApiService>(
         dcfg, [keys](std::string_view token) { return keys->Verify(token); }, schema, std::move(dpools));
     data_api->SetTimezones(std::move(timezones));
+    data_api->SetMediaHandlers(std::move(handlers));
     // Arguments as named lvalues: g++ 12 mishandles class-type prvalues passed to coroutines (decisions D11).
     auto listen_ex = server.Executor(0);
     asio::co_spawn(listen_ex, data_api->ListenForReloads(listen_ex, cfg.db.url), asio::detached);
@@ -372,6 +388,7 @@ int ServeRest(const config::Config& cfg, const std::function<void(std::uint16_t)
   SignalWaiter signals;
   std::shared_ptr<const dataapi::SchemaCache> schema;
   std::set<std::string> timezones;
+  dataapi::DataApiService::MediaHandlers handlers;
   {
     // The database is the user's: nothing is migrated or created; only the schema cache is read.
     auto conn = db::Connection::ConnectBlocking(cfg.db.url);
@@ -386,6 +403,7 @@ int ServeRest(const config::Config& cfg, const std::function<void(std::uint16_t)
     }
     schema = *snapshot;
     timezones = LoadTimezones(**conn);
+    handlers = LoadMediaHandlers(**conn, cfg.data_api.schemas);
   }
   http::ServerOptions opts;
   opts.host = cfg.http.host;
@@ -405,6 +423,7 @@ int ServeRest(const config::Config& cfg, const std::function<void(std::uint16_t)
   dcfg.server_port = cfg.http.port;
   auto data_api = std::make_unique<dataapi::DataApiService>(dcfg, dataapi::OwnKeyVerifier{}, schema, std::move(pools));
   data_api->SetTimezones(std::move(timezones));
+  data_api->SetMediaHandlers(std::move(handlers));
   auto listen_ex = server.Executor(0);
   asio::co_spawn(listen_ex, data_api->ListenForReloads(listen_ex, cfg.db.url), asio::detached);
   if (dcfg.jwks) dcfg.jwks->Start(listen_ex);  // first JWKS fetch, then one per TTL

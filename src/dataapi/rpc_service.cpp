@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/text.hpp"
+#include "crypto/encoding.hpp"
 #include "dataapi/request/media_type.hpp"
 #include "dataapi/request/preferences.hpp"
 #include "dataapi/service.hpp"
@@ -19,6 +20,8 @@ struct RpcMedia {
   RpcBody body = RpcBody::kJson;
   std::string content_type;
   bool binary = false;  //!< kScalarText of a bytea-based domain: the value arrives as \x hex
+  std::string body_sql;  //!< a media handler aggregate over the rows (BuildContext::body_sql)
+  bool base64 = false;   //!< body_sql yields base64 of the bytes to send
 };
 
 // PostgREST's charset rule (MediaType.toContentType): the text types it knows get "; charset=utf-8".
@@ -39,8 +42,17 @@ std::string ContentTypeOf(const MediaType& mt) {
 
 // The first Accept entry the function can answer (PostgREST's negotiateContent): the vendored JSON types; a
 // media type domain the function returns (`returns "image/png"`, or `"*/*"` for any); JSON; CSV.
-std::optional<RpcMedia> Negotiate(const std::vector<MediaType>& accept, const Routine& routine) {
+std::optional<RpcMedia> Negotiate(const std::vector<MediaType>& accept, const Routine& routine,
+                                  const DataApiService::MediaHandlers& handlers) {
   const bool domain = routine.ReturnsSingle() && routine.return_domain.has_value();
+  // Rows of a table type may go through that table's (or an anyelement) media handler aggregate.
+  const std::string rel_key =
+      routine.returns_composite ? routine.return_type_schema + "." + routine.return_type_name : std::string();
+  auto handler = [&](const std::string& key, const std::string& mime) -> const DataApiService::MediaHandler* {
+    if (!routine.returns_composite) return nullptr;
+    const auto it = handlers.find({key, mime});
+    return it == handlers.end() ? nullptr : &it->second;
+  };
   auto custom = [&](std::string content_type) {
     return RpcMedia{RpcBody::kScalarText, std::move(content_type), routine.return_base_type == "bytea"};
   };
@@ -50,6 +62,24 @@ std::optional<RpcMedia> Negotiate(const std::vector<MediaType>& accept, const Ro
     if (domain && *routine.return_domain == "*/*") return custom("application/octet-stream");
     if (domain && mt.kind != MediaTypeKind::kAny && *routine.return_domain == AsciiLower(ToMime(mt)))
       return custom(ContentTypeOf(mt));
+    if (mt.kind != MediaTypeKind::kPlan) {
+      const std::string mime = ToMime(mt);
+      const DataApiService::MediaHandler* h = handler(rel_key, "*/*");
+      const bool any_handler = h != nullptr;
+      if (!h) h = handler(rel_key, mime);
+      if (!h) h = handler("", mime);
+      if (h) {
+        RpcMedia m{RpcBody::kJson,
+                   (any_handler || mt.kind == MediaTypeKind::kAny) ? std::string("application/octet-stream")
+                                                                   : ContentTypeOf(mt),
+                   false, {}, h->binary || h->jsonb};
+        const std::string call = h->aggregate + "(_postgrest_t)";
+        m.body_sql = h->jsonb    ? "COALESCE(encode(jsonb_send(" + call + "::jsonb), 'base64'), '')"
+                     : h->binary ? "COALESCE(encode(" + call + "::bytea, 'base64'), '')"
+                                 : "COALESCE(" + call + "::text, '')";
+        return m;
+      }
+    }
     switch (mt.kind) {
       case MediaTypeKind::kApplicationJson:
       case MediaTypeKind::kAny: return RpcMedia{RpcBody::kJson, "application/json; charset=utf-8", false};
@@ -129,12 +159,14 @@ boost::asio::awaitable<http::Response> DataApiService::HandleRpc(http::Request& 
                                       "Function must return SETOF or TABLE when max-affected preference is used "
                                       "with handling=strict"));
   }
-  const auto media = Negotiate(api.accept, routine);
+  const std::shared_ptr<const MediaHandlers> handlers = media_handlers_.load();
+  const auto media = Negotiate(api.accept, routine, *handlers);
   if (!media) co_return Error(req, MediaTypeError(api.accept));
   if (auto strict = StrictPreferencesError(api.prefer, true)) co_return Error(req, *strict);
   const bool singular = media->body == RpcBody::kSingular;
 
-  const BuildContext ctx = Context(p);
+  BuildContext ctx = Context(p);
+  ctx.body_sql = media->body_sql;
   auto stmt = BuildRpc(api, routine, *args, ctx, media->body);
   if (!stmt) co_return Error(req, stmt.error());
 
@@ -181,6 +213,12 @@ boost::asio::awaitable<http::Response> DataApiService::HandleRpc(http::Request& 
   } else {
     std::string body;
     if (p.verb != Verb::kHead) body = media->binary ? DecodeByteaHex(o.body) : o.body;
+    if (media->base64 && p.verb != Verb::kHead) {
+      std::string b64;
+      for (const char ch : body)
+        if (ch != '\n') b64 += ch;  // encode() wraps lines at 76 characters
+      body = crypto::Base64Decode(b64).value_or(std::string());
+    }
     res = http::MakeResponse(req, status, std::move(body), media->content_type);
     // PostgREST sends no Content-Length on HEAD.
     if (p.verb == Verb::kHead) res.erase(bhttp::field::content_length);

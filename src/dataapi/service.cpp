@@ -11,6 +11,7 @@
 #include "core/log.hpp"
 #include "core/text.hpp"
 #include "core/time.hpp"
+#include "crypto/encoding.hpp"
 #include "crypto/jwt.hpp"
 #include "dataapi/jwks.hpp"
 #include "dataapi/request/media_type.hpp"
@@ -135,6 +136,31 @@ const char* ReturnToken(PreferReturn r) {
 
 }  // namespace
 
+const char* DataApiService::MediaHandlerQuery() {
+  // Aggregates of one argument (a row type or anyelement) whose result is a domain named like a media type.
+  return "SELECT quote_ident(n.nspname) || '.' || quote_ident(p.proname), "
+         "       CASE WHEN t.typname = 'anyelement' THEN '' ELSE tn.nspname || '.' || c.relname END, "
+         "       rt.typname, bt.typname = 'bytea', bt.typname = 'jsonb' "
+         "FROM pg_catalog.pg_aggregate a "
+         "JOIN pg_catalog.pg_proc p ON p.oid = a.aggfnoid "
+         "JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
+         "JOIN pg_catalog.pg_type t ON t.oid = p.proargtypes[0] "
+         "JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace "
+         "LEFT JOIN pg_catalog.pg_class c ON c.oid = t.typrelid "
+         "JOIN pg_catalog.pg_type rt ON rt.oid = p.prorettype "
+         "JOIN pg_catalog.pg_type bt ON bt.oid = rt.typbasetype "
+         "WHERE p.pronargs = 1 AND rt.typtype = 'd' AND rt.typname LIKE '%/%' "
+         "  AND (t.typname = 'anyelement' OR c.oid IS NOT NULL) AND n.nspname = ANY ($1::text[])";
+}
+
+DataApiService::MediaHandlers DataApiService::ParseMediaHandlers(const db::Rows& rows) {
+  MediaHandlers out;
+  for (int i = 0; i < rows.Size(); ++i)
+    out[{std::string(rows.Text(i, 1)), std::string(rows.Text(i, 2))}] =
+        MediaHandler{std::string(rows.Text(i, 0)), rows.Bool(i, 3), rows.Bool(i, 4)};
+  return out;
+}
+
 DataApiService::DataApiService(DataApiConfig cfg, OwnKeyVerifier verify, std::shared_ptr<const SchemaCache> schema,
                                std::vector<std::unique_ptr<db::Pool>> pools)
     : cfg_(std::move(cfg)), verify_(std::move(verify)), schema_(std::move(schema)), pools_(std::move(pools)) {}
@@ -253,6 +279,11 @@ boost::asio::awaitable<void> DataApiService::ListenForReloads(boost::asio::any_i
           auto fresh = co_await SchemaCache::LoadAsync(**conn, schemas);
           if (fresh) {
             schema_.store(*fresh);
+            std::string list = "{";
+            for (const auto& sch : schemas) list += (list.size() > 1 ? "," : "") + JsonString(sch);
+            list += "}";
+            if (auto handlers = co_await (*conn)->Query(MediaHandlerQuery(), db::Params(list)))
+              SetMediaHandlers(ParseMediaHandlers(*handlers));
             log::Info("dataapi.schema_reloaded");
           } else {
             log::Warn("dataapi.schema_reload_failed", {{"error", fresh.error().message}});
@@ -584,34 +615,76 @@ namespace {
 
 // The response media type of a table read/write: the first Accept entry the Data API can produce, with the
 // SQL that builds the body from the result rows `_postgrest_t` (BuildContext::body_sql). nullopt = 406.
+// As PostgREST's negotiateContent: the vendored JSON types are built in and cannot be overridden; any other
+// type looks for a handler aggregate of this relation for */*, then for the type, then an anyelement one,
+// then the built-in JSON/CSV/GeoJSON.
 struct MediaChoice {
   MediaType media;
   std::string body_sql;  // empty: JSON (array or single object)
   std::string content_type;
   bool singular = false;
+  bool binary = false;  // body_sql yields base64 of the bytes to send
 };
 
-std::optional<MediaChoice> ChooseMedia(const ApiRequest& api) {
+std::string MimeWithCharset(const std::string& mime) {
+  if (mime == "text/plain" || mime == "text/csv" || mime == "text/xml" || mime == "application/json" ||
+      mime == "application/geo+json")
+    return mime + "; charset=utf-8";
+  return mime;
+}
+
+std::optional<MediaChoice> ChooseMedia(const ApiRequest& api, const Relation* rel,
+                                       const DataApiService::MediaHandlers& handlers) {
+  const std::string rel_key = rel ? rel->schema + "." + rel->name : std::string();
+  auto custom = [&](const std::string& key, const std::string& mime) -> const DataApiService::MediaHandler* {
+    const auto it = handlers.find({key, mime});
+    return it == handlers.end() ? nullptr : &it->second;
+  };
   for (const auto& m : api.accept) {
     MediaChoice c;
     c.media = m;
+    if (m.kind == MediaTypeKind::kSingularJson) {
+      c.singular = true;
+      if (m.nulls_stripped) {
+        c.body_sql = "COALESCE(json_strip_nulls(json_agg(_postgrest_t)->0)::text, 'null')";
+        c.content_type = "application/vnd.pgrst.object+json;nulls=stripped; charset=utf-8";
+      } else {
+        c.content_type = "application/vnd.pgrst.object+json; charset=utf-8";
+      }
+      return c;
+    }
+    if (m.kind == MediaTypeKind::kArrayJsonStripped) {
+      c.body_sql = "COALESCE(json_strip_nulls(json_agg(_postgrest_t)), '[]')::text";
+      c.content_type = "application/vnd.pgrst.array+json;nulls=stripped; charset=utf-8";
+      return c;
+    }
+    if (m.kind == MediaTypeKind::kPlan) continue;  // db-plan-enabled is not supported
+    const std::string mime = ToMime(m);
+    // A relation's own handlers take its whole row: they apply only without a select list (PostgREST).
+    const bool whole_row = api.select_raw == "*";
+    const DataApiService::MediaHandler* h = nullptr;
+    bool any_handler = false;
+    if (rel && whole_row) {
+      h = custom(rel_key, "*/*");
+      any_handler = h != nullptr;
+    }
+    if (!h && rel && whole_row) h = custom(rel_key, mime);
+    if (!h) h = custom("", mime);
+    if (h) {
+      c.binary = h->binary || h->jsonb;
+      const std::string call = h->aggregate + "(_postgrest_t)";
+      // jsonb domains are sent as Postgres' binary jsonb (a version byte, then the text), as PostgREST does.
+      c.body_sql = h->jsonb    ? "COALESCE(encode(jsonb_send(" + call + "::jsonb), 'base64'), '')"
+                   : h->binary ? "COALESCE(encode(" + call + "::bytea, 'base64'), '')"
+                               : "COALESCE(" + call + "::text, '')";
+      c.content_type = (any_handler || m.kind == MediaTypeKind::kAny) ? std::string("application/octet-stream")
+                                                                      : MimeWithCharset(mime);
+      return c;
+    }
     switch (m.kind) {
       case MediaTypeKind::kApplicationJson:
       case MediaTypeKind::kAny:
         c.content_type = "application/json; charset=utf-8";
-        return c;
-      case MediaTypeKind::kSingularJson:
-        c.singular = true;
-        if (m.nulls_stripped) {
-          c.body_sql = "COALESCE(json_strip_nulls(json_agg(_postgrest_t)->0)::text, 'null')";
-          c.content_type = "application/vnd.pgrst.object+json;nulls=stripped; charset=utf-8";
-        } else {
-          c.content_type = "application/vnd.pgrst.object+json; charset=utf-8";
-        }
-        return c;
-      case MediaTypeKind::kArrayJsonStripped:
-        c.body_sql = "COALESCE(json_strip_nulls(json_agg(_postgrest_t)), '[]')::text";
-        c.content_type = "application/vnd.pgrst.array+json;nulls=stripped; charset=utf-8";
         return c;
       case MediaTypeKind::kTextCsv:
         // PostgREST's CSV: a header of the column names, then each row's composite text without its parentheses.
@@ -672,7 +745,8 @@ boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req
   }
   const bool read = p.verb == Verb::kGet || p.verb == Verb::kHead;
   if (p.strict_error) co_return Error(req, *p.strict_error);
-  const auto media = ChooseMedia(api);
+  const std::shared_ptr<const MediaHandlers> handlers = media_handlers_.load();
+  const auto media = ChooseMedia(api, rel, *handlers);
   if (!media) co_return Error(req, MediaError(api));
   const bool singular = media->singular;
   const PreferReturn returning = api.prefer.returning.value_or(PreferReturn::kMinimal);
@@ -818,6 +892,12 @@ boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req
       co_return res;
     }
     if (o.total && o.page < *o.total && !singular) status = bhttp::status::partial_content;
+  }
+  if (media->binary && !body.empty()) {
+    std::string b64;
+    for (const char ch : body)
+      if (ch != '\n') b64 += ch;  // encode() wraps lines at 76 characters
+    body = crypto::Base64Decode(b64).value_or(std::string());
   }
   if (p.verb == Verb::kHead) body.clear();
   auto res = http::MakeResponse(req, status, std::move(body), content_type);

@@ -86,6 +86,20 @@ class DataApiService {
   //! The zone names Postgres knows (pg_timezone_names), for Prefer: timezone=. Set once before serving.
   void SetTimezones(std::set<std::string> names) { timezones_ = std::move(names); }
 
+  //! A custom media type handler: an aggregate over a relation's rows (or anyelement) returning a domain named
+  //! after the media type (PostgREST's media handlers), e.g. `twkb_agg(lines) RETURNS "application/vnd.twkb"`.
+  struct MediaHandler {
+    std::string aggregate;  //!< quoted "schema"."name"
+    bool binary = false;    //!< the domain is over bytea: the body travels base64-encoded
+    bool jsonb = false;     //!< the domain is over jsonb (sent in Postgres' binary form, as PostgREST)
+  };
+  //! Key: ("schema.relation" or "" for anyelement, media type as written in the domain name).
+  using MediaHandlers = std::map<std::pair<std::string, std::string>, MediaHandler>;
+  //! The catalog query for the handlers ($1: the exposed schemas as a text[] literal) and its parser.
+  static const char* MediaHandlerQuery();
+  static MediaHandlers ParseMediaHandlers(const db::Rows& rows);
+  void SetMediaHandlers(MediaHandlers h) { media_handlers_.store(std::make_shared<const MediaHandlers>(std::move(h))); }
+
  private:
   struct Identity {
     std::string role;
@@ -146,6 +160,7 @@ class DataApiService {
   std::atomic<bool> stopping_{false};
   std::vector<std::unique_ptr<db::Pool>> pools_;
   std::set<std::string> timezones_;
+  std::atomic<std::shared_ptr<const MediaHandlers>> media_handlers_{std::make_shared<const MediaHandlers>()};
 };
 
 }  // namespace pgwarden::dataapi
