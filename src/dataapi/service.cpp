@@ -434,10 +434,11 @@ boost::asio::awaitable<ApiResult<DataApiService::Outcome>> DataApiService::Execu
   }
   pipeline.push_back({setup, params});
   if (cfg_.pre_request) pipeline.push_back({"SELECT " + FunctionName(*cfg_.pre_request) + "()", {}});
-  const size_t pre_index = pipeline.size();
-  if (opts.pre_statement) pipeline.push_back({opts.pre_statement->sql, opts.pre_statement->params});
   const size_t main_index = pipeline.size();
   pipeline.push_back({stmt.sql, stmt.params});
+  // count=planned/estimated: the planner's estimate of PostgREST's count query, after the main statement.
+  const size_t explain_index = pipeline.size();
+  if (stmt.explain_sql) pipeline.push_back({*stmt.explain_sql, stmt.explain_params});
   pipeline.push_back({"SELECT nullif(current_setting('response.headers', true), ''), "
                       "nullif(current_setting('response.status', true), '')",
                       {}});
@@ -452,11 +453,16 @@ boost::asio::awaitable<ApiResult<DataApiService::Outcome>> DataApiService::Execu
       co_return MakeApiError(503, "PGRST000", "Database client error. Retrying the connection.");
     co_return FromDbError(err, !p.identity.anonymous).error;
   }
-  if (opts.pre_statement && !(*results)[pre_index].Empty()) out.pre_page = (*results)[pre_index].Int64(0, 1);
   const db::Rows& main = (*results)[main_index];
   const db::Rows& gucs = results->back();
   out.page = main.Empty() ? 0 : main.Int64(0, 1);
   if (!main.Empty() && !main.IsNull(0, 0)) out.total = main.Int64(0, 0);
+  if (stmt.explain_sql) {
+    const db::Rows& plan = (*results)[explain_index];
+    const auto plan_rows = plan.Empty() ? std::nullopt : PlanRows(plan.Text(0, 0));
+    out.total = CountTotal(api.prefer.count, out.total, plan_rows, cfg_.max_rows);
+  }
+  if (!main.Empty() && main.Columns() > 3 && !main.IsNull(0, 3)) out.inserted = main.Int64(0, 3);
   out.body = main.Empty() ? std::string("[]") : std::string(main.Text(0, 2));
   if (!gucs.Empty()) {
     if (!gucs.IsNull(0, 0)) out.response_headers = std::string(gucs.Text(0, 0));
@@ -496,7 +502,7 @@ ApiResult<http::Response> DataApiService::Finish(const http::Request& req, const
   // Preference-Applied, in PostgREST's order.
   std::vector<std::string> applied;
   const bool write = p.verb == Verb::kPost || p.verb == Verb::kPatch || p.verb == Verb::kPut || p.verb == Verb::kDelete;
-  if (prefer.resolution && p.verb == Verb::kPost)
+  if (prefer.resolution && p.verb == Verb::kPost && o.resolution_applied)
     applied.emplace_back(*prefer.resolution == PreferResolution::kMergeDuplicates ? "resolution=merge-duplicates"
                                                                                   : "resolution=ignore-duplicates");
   if (prefer.missing && (p.verb == Verb::kPost || p.verb == Verb::kPatch || p.verb == Verb::kPut))
@@ -820,17 +826,6 @@ boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req
     write_api.prefer.resolution = PreferResolution::kMergeDuplicates;
     write_api.filters.clear();
     build_api = &write_api;
-    ApiRequest exists_api = api;
-    exists_api.select.clear();
-    SelectItem one;
-    one.field.name = rel->primary_key.front();
-    exists_api.select.push_back(one);
-    exists_api.prefer.count.reset();
-    exists_api.range = RowRange{};
-    const BuildContext plain = Context(p);
-    auto exists = BuildRead(exists_api, *rel, plain);
-    if (!exists) co_return Error(req, exists.error());
-    opts.pre_statement = std::move(*exists);
   }
   if (p.verb == Verb::kPost && returning == PreferReturn::kHeadersOnly) {
     // headers-only: the inserted rows' keys are read back for Location.
@@ -867,12 +862,14 @@ boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req
     opts.max_affected = api.prefer.max_affected;
   auto outcome = co_await Execute(req, p, *stmt, opts);
   if (!outcome) co_return Error(req, outcome.error());
+  outcome->resolution_applied = !rel->primary_key.empty() || api.on_conflict.has_value();
   const Outcome& o = *outcome;
 
   bhttp::status status = bhttp::status::ok;
   std::string body = o.body;
-  if (p.verb == Verb::kPost) status = bhttp::status::created;
-  if (p.verb == Verb::kPut) status = o.pre_page == 0 ? bhttp::status::created : bhttp::status::ok;
+  // PostgREST: an upsert that inserted nothing (all rows updated, or no rows) is 200; PUT is 201 when it inserted.
+  if (p.verb == Verb::kPost) status = o.inserted && *o.inserted <= 0 ? bhttp::status::ok : bhttp::status::created;
+  if (p.verb == Verb::kPut) status = o.inserted && *o.inserted > 0 ? bhttp::status::created : bhttp::status::ok;
   if ((p.verb == Verb::kPatch || p.verb == Verb::kDelete || p.verb == Verb::kPut) && !representation)
     status = bhttp::status::no_content;
   std::string location;

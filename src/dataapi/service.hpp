@@ -125,9 +125,6 @@ class DataApiService {
     bool read_only = true;  //!< GET/HEAD (and stable/immutable functions): transaction_read_only
     bool singular = false;  //!< application/vnd.pgrst.object+json: exactly one row or PGRST116
     std::optional<std::int64_t> max_affected;  //!< Prefer: handling=strict, max-affected=N
-    //! Run before the main statement in the same transaction; its page_total comes back in Outcome::pre_page
-    //! (PUT: whether the row existed).
-    std::optional<Statement> pre_statement;
     //! A function's `SET default_transaction_isolation` (read committed, repeatable read, serializable).
     std::optional<std::string> isolation;
   };
@@ -139,7 +136,10 @@ class DataApiService {
     std::optional<std::string> response_status;   //!< the response.status GUC
     bool rolled_back = false;
     bool tx_applied = false;  //!< a Prefer: tx was honoured (Preference-Applied)
-    std::int64_t pre_page = 0;
+    //! response_inserted of a write (merge-duplicates upserts and PUT): rows inserted rather than updated.
+    std::optional<std::int64_t> inserted;
+    //! Prefer: resolution was used (the table has a primary key or on_conflict= was given).
+    bool resolution_applied = true;
   };
 
   ApiResult<Identity> Authenticate(const http::Request& req) const;

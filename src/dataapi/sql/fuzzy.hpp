@@ -85,7 +85,12 @@ inline std::optional<std::string> FuzzyBest(const std::vector<std::string>& item
       const double len = double(std::max(a.size(), lower.size()));
       score = len == 0 ? 1.0 : 1.0 - double(Levenshtein(a, lower)) / len;
     }
-    std::stable_sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    // Equal scores (names that differ only in case): the one closest to the query as written wins.
+    const std::string as_written(value);
+    std::stable_sort(scored.begin(), scored.end(), [&](const auto& a, const auto& b) {
+      if (a.first != b.first) return a.first > b.first;
+      return Levenshtein(a.second, as_written) < Levenshtein(b.second, as_written);
+    });
     std::vector<std::pair<double, std::string>> kept;
     for (const auto& s : scored)
       if (s.first >= 0.33) kept.push_back(s);
