@@ -127,6 +127,7 @@ dataapi::DataApiConfig ToServiceConfig(const config::DataApiSettings& d, std::ve
   c.aggregates_enabled = d.aggregates_enabled;
   c.app_settings = d.app_settings;
   c.server_timing = d.server_timing;
+  c.plan_enabled = d.plan_enabled;
   c.openapi_mode = d.openapi_mode;
   c.openapi_security_active = d.openapi_security_active;
   if (!d.openapi_server_proxy_uri.empty()) c.openapi_server_proxy_uri = d.openapi_server_proxy_uri;

@@ -205,6 +205,7 @@ void ReadDataApi(const Source& src, DataApiSettings& d, std::vector<std::string>
   if (auto v = src.Get({"PGRST_DB_ROOT_SPEC"})) d.root_spec = *v;
   if (auto v = src.Get({"PGRST_SERVER_CORS_ALLOWED_ORIGINS"})) d.cors_allowed_origins = SplitList(*v);
   src.Bool({"PGRST_SERVER_TIMING_ENABLED"}, d.server_timing);
+  src.Bool({"PGRST_DB_PLAN_ENABLED"}, d.plan_enabled);
   if (auto v = src.Get({"PGRST_SERVER_TRACE_HEADER"})) d.trace_header = *v;
   src.Bool({"PGRST_OPENAPI_SECURITY_ACTIVE"}, d.openapi_security_active);
   if (auto v = src.Get({"PGRST_OPENAPI_SERVER_PROXY_URI"})) d.openapi_server_proxy_uri = *v;

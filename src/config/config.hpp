@@ -78,6 +78,7 @@ struct DataApiSettings {
   std::map<std::string, std::string> app_settings;  //!< PGRST_APP_SETTINGS_<NAME> -> app.settings.<name>
   std::vector<std::string> cors_allowed_origins;     //!< PGRST_SERVER_CORS_ALLOWED_ORIGINS (empty = any)
   bool server_timing = false;                  //!< PGRST_SERVER_TIMING_ENABLED
+  bool plan_enabled = false;                   //!< PGRST_DB_PLAN_ENABLED
   std::string trace_header;                    //!< PGRST_SERVER_TRACE_HEADER: echoed on the response
   bool openapi_security_active = false;        //!< PGRST_OPENAPI_SECURITY_ACTIVE
   std::string openapi_server_proxy_uri;        //!< PGRST_OPENAPI_SERVER_PROXY_URI

@@ -403,6 +403,7 @@ boost::asio::awaitable<ApiResult<DataApiService::Outcome>> DataApiService::Execu
   std::vector<db::Connection::Statement> pipeline;
   // Reads run in the pipeline's implicit transaction (one round trip); anything that may have to roll back
   // after its result is seen (writes, singular, max-affected, tx=rollback) gets an explicit one.
+  if (opts.explain) rollback = true;
   const bool explicit_tx = !opts.read_only || rollback || opts.max_affected || opts.isolation;
   if (explicit_tx || opts.isolation) {
     std::string begin = "BEGIN";
@@ -435,10 +436,15 @@ boost::asio::awaitable<ApiResult<DataApiService::Outcome>> DataApiService::Execu
   pipeline.push_back({setup, params});
   if (cfg_.pre_request) pipeline.push_back({"SELECT " + FunctionName(*cfg_.pre_request) + "()", {}});
   const size_t main_index = pipeline.size();
-  pipeline.push_back({stmt.sql, stmt.params});
+  if (opts.explain) {
+    rollback = true;
+    pipeline.push_back({"EXPLAIN (" + *opts.explain + ") " + stmt.sql, stmt.params});
+  } else {
+    pipeline.push_back({stmt.sql, stmt.params});
+  }
   // count=planned/estimated: the planner's estimate of PostgREST's count query, after the main statement.
   const size_t explain_index = pipeline.size();
-  if (stmt.explain_sql) pipeline.push_back({*stmt.explain_sql, stmt.explain_params});
+  if (stmt.explain_sql && !opts.explain) pipeline.push_back({*stmt.explain_sql, stmt.explain_params});
   pipeline.push_back({"SELECT nullif(current_setting('response.headers', true), ''), "
                       "nullif(current_setting('response.status', true), '')",
                       {}});
@@ -455,9 +461,20 @@ boost::asio::awaitable<ApiResult<DataApiService::Outcome>> DataApiService::Execu
   }
   const db::Rows& main = (*results)[main_index];
   const db::Rows& gucs = results->back();
+  if (opts.explain) {
+    // The plan is the answer: JSON (one cell) or the text lines.
+    if (opts.explain_text) {
+      for (int i = 0; i < main.Size(); ++i) out.body += std::string(i ? "\n" : "") + std::string(main.Text(i, 0));
+    } else if (!main.Empty()) {
+      out.body = std::string(main.Text(0, 0));
+    }
+    auto end = co_await (*lease)->Script("ROLLBACK");
+    if (!end) co_return FromDbError(end.error(), !p.identity.anonymous).error;
+    co_return out;
+  }
   out.page = main.Empty() ? 0 : main.Int64(0, 1);
   if (!main.Empty() && !main.IsNull(0, 0)) out.total = main.Int64(0, 0);
-  if (stmt.explain_sql) {
+  if (stmt.explain_sql && !opts.explain) {
     const db::Rows& plan = (*results)[explain_index];
     const auto plan_rows = plan.Empty() ? std::nullopt : PlanRows(plan.Text(0, 0));
     out.total = CountTotal(api.prefer.count, out.total, plan_rows, cfg_.max_rows);
@@ -630,7 +647,23 @@ struct MediaChoice {
   std::string content_type;
   bool singular = false;
   bool binary = false;  // body_sql yields base64 of the bytes to send
+  bool plan = false;    // application/vnd.pgrst.plan: the EXPLAIN output is the answer
 };
+
+// EXPLAIN's option list for a plan media type.
+std::string ExplainOptions(const MediaType& m) {
+  std::string out = m.plan_format == PlanFormat::kJson ? "FORMAT JSON" : "FORMAT TEXT";
+  for (const auto o : m.plan_options) {
+    switch (o) {
+      case PlanOption::kAnalyze: out += ", ANALYZE"; break;
+      case PlanOption::kVerbose: out += ", VERBOSE"; break;
+      case PlanOption::kSettings: out += ", SETTINGS"; break;
+      case PlanOption::kBuffers: out += ", BUFFERS"; break;
+      case PlanOption::kWal: out += ", WAL"; break;
+    }
+  }
+  return out;
+}
 
 std::string MimeWithCharset(const std::string& mime) {
   if (mime == "text/plain" || mime == "text/csv" || mime == "text/xml" || mime == "application/json" ||
@@ -640,7 +673,7 @@ std::string MimeWithCharset(const std::string& mime) {
 }
 
 std::optional<MediaChoice> ChooseMedia(const ApiRequest& api, const Relation* rel,
-                                       const DataApiService::MediaHandlers& handlers) {
+                                       const DataApiService::MediaHandlers& handlers, bool plan_enabled) {
   const std::string rel_key = rel ? rel->schema + "." + rel->name : std::string();
   auto custom = [&](const std::string& key, const std::string& mime) -> const DataApiService::MediaHandler* {
     const auto it = handlers.find({key, mime});
@@ -664,7 +697,12 @@ std::optional<MediaChoice> ChooseMedia(const ApiRequest& api, const Relation* re
       c.content_type = "application/vnd.pgrst.array+json;nulls=stripped; charset=utf-8";
       return c;
     }
-    if (m.kind == MediaTypeKind::kPlan) continue;  // db-plan-enabled is not supported
+    if (m.kind == MediaTypeKind::kPlan) {
+      if (!plan_enabled) continue;
+      c.plan = true;
+      c.content_type = ToMime(m) + "; charset=utf-8";
+      return c;
+    }
     const std::string mime = ToMime(m);
     // A relation's own handlers take its whole row: they apply only without a select list (PostgREST).
     const bool whole_row = api.select_raw == "*";
@@ -752,7 +790,7 @@ boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req
   const bool read = p.verb == Verb::kGet || p.verb == Verb::kHead;
   if (p.strict_error) co_return Error(req, *p.strict_error);
   const std::shared_ptr<const MediaHandlers> handlers = media_handlers_.load();
-  const auto media = ChooseMedia(api, rel, *handlers);
+  const auto media = ChooseMedia(api, rel, *handlers, cfg_.plan_enabled);
   if (!media) co_return Error(req, MediaError(api));
   const bool singular = media->singular;
   const PreferReturn returning = api.prefer.returning.value_or(PreferReturn::kMinimal);
@@ -860,6 +898,12 @@ boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req
   opts.singular = singular;
   if (api.prefer.handling == PreferHandling::kStrict && api.prefer.max_affected && !read)
     opts.max_affected = api.prefer.max_affected;
+  if (media->plan) {
+    opts.explain = ExplainOptions(media->media);
+    opts.explain_text = media->media.plan_format == PlanFormat::kText;
+    opts.singular = false;
+    opts.max_affected.reset();
+  }
   auto outcome = co_await Execute(req, p, *stmt, opts);
   if (!outcome) co_return Error(req, outcome.error());
   outcome->resolution_applied = !rel->primary_key.empty() || api.on_conflict.has_value();
@@ -875,7 +919,13 @@ boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req
   std::string location;
   if (p.verb == Verb::kPost && returning == PreferReturn::kHeadersOnly) location = LocationOf(*rel, body);
   if (!read && !representation) body.clear();
-  const std::string content_type = (!read && !representation) ? std::string() : media->content_type;
+  const std::string content_type = (!read && !representation && !media->plan) ? std::string() : media->content_type;
+  if (media->plan) {
+    auto res = http::MakeResponse(req, bhttp::status::ok, p.verb == Verb::kHead ? std::string() : o.body, content_type);
+    auto finished = Finish(req, p, o, std::move(res));
+    if (!finished) co_return Error(req, finished.error());
+    co_return std::move(*finished);
+  }
   const bool counted = api.prefer.count.has_value();
   if (read) {
     // PostgREST's range status: 416 past the end, 206 for a partial page of a known total.

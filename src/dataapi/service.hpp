@@ -54,6 +54,7 @@ struct DataApiConfig {
   bool aggregates_enabled = false;
   std::map<std::string, std::string> app_settings;  //!< app.settings.* GUCs, set in every transaction
   bool server_timing = false;
+  bool plan_enabled = false;  //!< db-plan-enabled: Accept: application/vnd.pgrst.plan answers EXPLAIN output
   std::string openapi_mode = "follow-privileges";  //!< follow-privileges | ignore-privileges | disabled
   std::optional<std::string> root_spec;             //!< db-root-spec: a function answering GET /
   bool openapi_security_active = false;                  //!< openapi-security-active: JWT security definitions
@@ -127,6 +128,10 @@ class DataApiService {
     std::optional<std::int64_t> max_affected;  //!< Prefer: handling=strict, max-affected=N
     //! A function's `SET default_transaction_isolation` (read committed, repeatable read, serializable).
     std::optional<std::string> isolation;
+    //! application/vnd.pgrst.plan: run `EXPLAIN (<this>) <main statement>` instead and answer its output; the
+    //! transaction is always rolled back (EXPLAIN ANALYZE executes writes).
+    std::optional<std::string> explain;
+    bool explain_text = false;  //!< FORMAT TEXT: the body is the plan's lines
   };
   struct Outcome {
     std::optional<std::int64_t> total;  //!< total_result_set (count=exact)
