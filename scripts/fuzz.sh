@@ -55,8 +55,8 @@ declare -A UNITS=(
   [cookie_fuzz]="src/crypto/encoding.cpp src/crypto/hash.cpp"
   [jwt_fuzz]="src/crypto/encoding.cpp src/crypto/hash.cpp src/crypto/jwt.cpp gen/boost_json.cpp"
   [json_body_fuzz]="src/auth/body.cpp src/core/text.cpp src/core/error.cpp src/http/request.cpp gen/boost_json.cpp"
-  [url_fuzz]="src/config/config.cpp src/crypto/encoding.cpp src/core/text.cpp src/core/time.cpp src/http/cors.cpp src/http/request.cpp gen/boost_url.cpp"
-  [http_request_fuzz]="src/http/request.cpp src/http/router.cpp src/http/cors.cpp src/core/text.cpp src/crypto/encoding.cpp src/crypto/hash.cpp src/config/config.cpp gen/boost_url.cpp"
+  [url_fuzz]="src/config/config.cpp src/crypto/encoding.cpp src/crypto/jwk.cpp src/crypto/jwt.cpp src/crypto/hash.cpp src/core/json.cpp src/core/error.cpp src/core/text.cpp src/core/time.cpp src/http/cors.cpp src/http/request.cpp gen/boost_url.cpp gen/boost_json.cpp"
+  [http_request_fuzz]="src/http/request.cpp src/http/router.cpp src/http/cors.cpp src/core/text.cpp src/core/json.cpp src/core/error.cpp src/crypto/encoding.cpp src/crypto/hash.cpp src/crypto/jwk.cpp src/crypto/jwt.cpp src/config/config.cpp gen/boost_url.cpp gen/boost_json.cpp"
   [query_fuzz]="src/dataapi/request/api_error.cpp src/dataapi/request/format.cpp src/dataapi/request/grammar.cpp src/dataapi/request/media_type.cpp src/dataapi/request/parsec.cpp src/dataapi/request/preferences.cpp src/dataapi/request/query_params.cpp src/dataapi/request/unicode.cpp src/core/json.cpp gen/boost_json.cpp"
 )
 declare -A LIBS=(
@@ -64,8 +64,8 @@ declare -A LIBS=(
   [cookie_fuzz]="-lcrypto"
   [jwt_fuzz]="-lcrypto -lsodium"
   [json_body_fuzz]=""
-  [url_fuzz]="-ltomlplusplus -lpq"
-  [http_request_fuzz]="-lcrypto -ltomlplusplus -lpq"
+  [url_fuzz]="-lcrypto -lsodium -ltomlplusplus -lpq"
+  [http_request_fuzz]="-lcrypto -lsodium -ltomlplusplus -lpq"
   [query_fuzz]=""
 )
 # libFuzzer options per target (max_len lets inputs reach the limits under test: 16 KiB of headers, 8 KiB

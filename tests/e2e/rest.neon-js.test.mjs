@@ -35,7 +35,22 @@ before(async () => {
     GRANT SELECT ON public.posts TO anonymous;
     INSERT INTO public.posts (user_id, title, public) VALUES
       ('00000000-0000-0000-0000-000000000001', 'another user''s public post', true),
-      ('00000000-0000-0000-0000-000000000001', 'another user''s private post', false);`);
+      ('00000000-0000-0000-0000-000000000001', 'another user''s private post', false);
+    CREATE TABLE public.comments (
+      id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      post_id bigint NOT NULL REFERENCES public.posts (id),
+      body text NOT NULL);
+    ALTER TABLE public.comments ENABLE ROW LEVEL SECURITY;
+    CREATE POLICY via_post ON public.comments TO authenticated, anonymous
+      USING (EXISTS (SELECT 1 FROM public.posts p WHERE p.id = post_id));
+    GRANT SELECT, INSERT ON public.comments TO authenticated;
+    GRANT SELECT ON public.comments TO anonymous;
+    INSERT INTO public.comments (post_id, body) SELECT id, 'first!' FROM public.posts WHERE public;
+    CREATE FUNCTION public.my_post_count() RETURNS bigint LANGUAGE sql STABLE
+      AS 'SELECT count(*) FROM public.posts WHERE user_id = auth.uid()';
+    CREATE FUNCTION public.posts_titled(prefix text) RETURNS SETOF public.posts LANGUAGE sql STABLE
+      AS $$ SELECT * FROM public.posts WHERE title LIKE prefix || '%' $$;
+    GRANT EXECUTE ON FUNCTION public.my_post_count(), public.posts_titled(text) TO authenticated, anonymous;`);
   server = await spawnServer({ databaseUrl: database.databaseUrl, secret: newSecret(), env: { PGRST_JWT_SECRET: HS_SECRET } });
   base = `http://localhost:${server.port}`;
   restoreFetch = installGlobalFetch(jarFetch(new CookieJar(), { realFetch }));
@@ -76,6 +91,29 @@ test('filters, order and single() work through postgrest-js', async () => {
   const none = await client.from('posts').select('title').eq('title', 'nope').single();
   assert.equal(none.error.code, 'PGRST116');
   assert.match(none.error.details, /0 rows/);
+});
+
+test('embedding and RPC through the SDK run as the signed-in user', async () => {
+  const { data: mine } = await client.from('posts').select('id');
+  await client.from('comments').insert({ post_id: mine[0].id, body: 'my own comment' });
+  // One-to-many embed, filtered by RLS on both tables.
+  const { data, error } = await client.from('posts').select('title, comments(body)').order('id');
+  assert.equal(error, null);
+  assert.deepEqual(data.map((p) => [p.title, p.comments.map((c) => c.body)]),
+    [['my first post', ['my own comment']], ['my second post', []]]);
+  // Many-to-one embed with !inner.
+  const back = await client.from('comments').select('body, posts!inner(title)').eq('posts.title', 'my first post');
+  assert.equal(back.error, null);
+  assert.deepEqual(back.data, [{ body: 'my own comment', posts: { title: 'my first post' } }]);
+  // RPC: a scalar function sees auth.uid(); a set-returning one takes filters and a select.
+  const count = await client.rpc('my_post_count');
+  assert.equal(count.error, null);
+  assert.equal(count.data, 2);
+  const titled = await client.rpc('posts_titled', { prefix: 'my' }).select('title').order('title', { ascending: false });
+  assert.equal(titled.error, null);
+  assert.deepEqual(titled.data, [{ title: 'my second post' }, { title: 'my first post' }]);
+  const missing = await client.rpc('no_such_function');
+  assert.equal(missing.error.code, 'PGRST202');
 });
 
 test('signed out with allowAnonymous, the anonymous role reads only the public rows', async () => {
