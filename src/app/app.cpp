@@ -337,17 +337,24 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
       "authorization, content-type, prefer, accept, accept-profile, content-profile, x-neon-client-info, "
       "x-client-info, range";
   rest_cors.expose_headers = "Content-Range, Content-Location, Location, Preference-Applied";
-  http::Handler handler = [&router, &cors, &rest_cors, &data_api, auth_prefix,
+  // PGRST_SERVER_CORS_ALLOWED_ORIGINS narrows the Data API's CORS to a list, as in `pgwarden rest`.
+  const config::DataApiSettings& rest_settings = cfg.data_api;
+  const bool rest_origin_list = !rest_settings.cors_allowed_origins.empty();
+  http::Handler handler = [&router, &cors, &rest_cors, &data_api, &rest_settings, rest_origin_list, auth_prefix,
                             rest_prefix](http::Request& req) -> asio::awaitable<http::Response> {
     const bool is_auth = req.path.size() > auth_prefix.size() && req.path.substr(0, auth_prefix.size()) == auth_prefix &&
                          req.path[auth_prefix.size()] == '/';
     const bool is_rest = req.path.substr(0, rest_prefix.size()) == rest_prefix;
     if (req.raw.method() == bhttp::verb::options && is_auth) co_return http::Preflight(cors, req);
-    if (req.raw.method() == bhttp::verb::options && is_rest) co_return http::Preflight(rest_cors, req);
+    if (req.raw.method() == bhttp::verb::options && is_rest &&
+        !req.Header(bhttp::field::access_control_request_method).empty()) {
+      co_return rest_origin_list ? RestPreflight(rest_settings, req) : http::Preflight(rest_cors, req);
+    }
     if (is_rest && data_api) {
       const std::string_view sub = req.path.substr(rest_prefix.size());
       http::Response res = co_await DispatchRest(*data_api, req, sub);
-      http::ApplyCors(rest_cors, req, res);
+      if (rest_origin_list) ApplyRestCors(rest_settings, req, res);
+      else http::ApplyCors(rest_cors, req, res);
       co_return res;
     }
     const http::Handler* h = router.Find(req.raw.method(), req.path, req.params);
