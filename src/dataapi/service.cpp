@@ -402,7 +402,8 @@ boost::asio::awaitable<ApiResult<DataApiService::Outcome>> DataApiService::Execu
 
   std::vector<db::Connection::Statement> pipeline;
   // Reads run in the pipeline's implicit transaction (one round trip); anything that may have to roll back
-  // after its result is seen (writes, singular, max-affected, tx=rollback) gets an explicit one.
+  // after its result is seen (writes, max-affected, tx=rollback, plans) or needs an isolation level gets an
+  // explicit one. A singular read that fails its row count has changed nothing, so it needs none.
   if (opts.explain) rollback = true;
   const bool explicit_tx = !opts.read_only || rollback || opts.max_affected || opts.isolation;
   if (explicit_tx || opts.isolation) {
