@@ -73,11 +73,20 @@ class SignalWaiter {
   std::atomic<bool> done_{false};
 };
 
+http::ServerOptions ServerOptionsFrom(const config::HttpConfig& h) {
+  http::ServerOptions opts;
+  opts.host = h.host;
+  opts.port = h.port;
+  opts.threads = h.threads > 0 ? h.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  opts.max_body_bytes = h.max_body_bytes;
+  opts.max_header_bytes = h.max_header_bytes;
+  opts.idle_timeout_s = h.idle_timeout_s;
+  opts.request_timeout_s = h.request_timeout_s;
+  return opts;
+}
+
 dataapi::DataApiService::MediaHandlers LoadMediaHandlers(db::Connection& conn, const std::vector<std::string>& schemas) {
-  std::string list = "{";
-  for (const auto& sch : schemas) list += (list.size() > 1 ? "," : "") + JsonString(sch);
-  list += "}";
-  auto rows = conn.QueryBlocking(dataapi::DataApiService::MediaHandlerQuery(), {list});
+  auto rows = conn.QueryBlocking(dataapi::DataApiService::MediaHandlerQuery(), {db::TextArrayLiteral(schemas)});
   if (!rows) {
     log::Warn("dataapi.media_handlers_failed", {{"error", rows.error().message}});
     return {};
@@ -133,6 +142,41 @@ dataapi::DataApiConfig ToServiceConfig(const config::DataApiSettings& d, std::ve
   if (!d.openapi_server_proxy_uri.empty()) c.openapi_server_proxy_uri = d.openapi_server_proxy_uri;
   if (!d.root_spec.empty()) c.root_spec = d.root_spec;
   return c;
+}
+
+// What the Data API reads from the catalogs at start (blocking; reloads are asynchronous).
+struct DataApiCatalog {
+  std::shared_ptr<const dataapi::SchemaCache> schema;
+  std::set<std::string> timezones;
+  dataapi::DataApiService::MediaHandlers handlers;
+};
+
+std::optional<DataApiCatalog> LoadDataApiCatalog(db::Connection& conn, const config::DataApiSettings& d) {
+  auto snapshot = dataapi::SchemaCache::Load(conn, d.schemas);
+  if (!snapshot) {
+    log::Error("dataapi.schema_failed", {{"error", snapshot.error().message}});
+    return std::nullopt;
+  }
+  return DataApiCatalog{*snapshot, LoadTimezones(conn), LoadMediaHandlers(conn, d.schemas)};
+}
+
+// The Data API on `server`'s io threads: its pools, the schema-reload listener and the JWKS fetcher.
+std::unique_ptr<dataapi::DataApiService> StartDataApi(http::Server& server, const config::Config& cfg,
+                                                      dataapi::DataApiConfig dcfg, dataapi::OwnKeyVerifier verify,
+                                                      DataApiCatalog catalog) {
+  std::vector<std::unique_ptr<db::Pool>> pools;
+  for (int i = 0; i < server.Workers(); ++i)
+    pools.push_back(std::make_unique<db::Pool>(server.Executor(i), cfg.db.url, cfg.data_api.pool_per_thread));
+  auto jwks = dcfg.jwks;
+  auto api = std::make_unique<dataapi::DataApiService>(std::move(dcfg), std::move(verify), catalog.schema,
+                                                       std::move(pools));
+  api->SetTimezones(std::move(catalog.timezones));
+  api->SetMediaHandlers(std::move(catalog.handlers));
+  // Arguments as named lvalues: g++ 12 mishandles class-type prvalues passed to coroutines (decisions D11).
+  auto listen_ex = server.Executor(0);
+  asio::co_spawn(listen_ex, api->ListenForReloads(listen_ex, cfg.db.url), asio::detached);
+  if (jwks) jwks->Start(listen_ex);  // first JWKS fetch, then one per TTL
+  return api;
 }
 
 // PostgREST's CORS (wai-cors as PostgREST configures it): any origin unless a list is configured, no
@@ -233,9 +277,7 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
   SignalWaiter signals;
 
   std::shared_ptr<const auth::KeyRing> keys;
-  std::shared_ptr<const dataapi::SchemaCache> schema;
-  std::set<std::string> timezones;
-  dataapi::DataApiService::MediaHandlers handlers;
+  std::optional<DataApiCatalog> catalog;
   {
     auto conn = db::Connection::ConnectBlocking(cfg.db.url);
     if (!conn) {
@@ -254,25 +296,12 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
     }
     keys = *ring;
     if (cfg.data_api.enabled) {
-      auto snapshot = dataapi::SchemaCache::Load(**conn, cfg.data_api.schemas);
-      if (!snapshot) {
-        log::Error("dataapi.schema_failed", {{"error", snapshot.error().message}});
-        return 1;
-      }
-      schema = *snapshot;
-      timezones = LoadTimezones(**conn);
-      handlers = LoadMediaHandlers(**conn, cfg.data_api.schemas);
+      catalog = LoadDataApiCatalog(**conn, cfg.data_api);
+      if (!catalog) return 1;
     }
   }
 
-  http::ServerOptions opts;
-  opts.host = cfg.http.host;
-  opts.port = cfg.http.port;
-  opts.threads = cfg.http.threads > 0 ? cfg.http.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  opts.max_body_bytes = cfg.http.max_body_bytes;
-  opts.max_header_bytes = cfg.http.max_header_bytes;
-  opts.idle_timeout_s = cfg.http.idle_timeout_s;
-  opts.request_timeout_s = cfg.http.request_timeout_s;
+  const http::ServerOptions opts = ServerOptionsFrom(cfg.http);
   // Declared before the service and its pools but destroyed explicitly after Run(): suspended request
   // coroutines die with the io_contexts and release their leases into still-living (closed) pools.
   auto server_ptr = std::make_unique<http::Server>(opts);
@@ -287,22 +316,12 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
   auth::AuthService auth_service(cfg.auth, keys, std::move(pools));
 
   std::unique_ptr<dataapi::DataApiService> data_api;
-  if (schema) {
+  if (catalog) {
     std::vector<std::string> own_kids;
     if (auto own = crypto::ParseJwkSet(keys->JwksJson()))
       for (const auto& k : own->keys.Keys()) own_kids.push_back(k.kid);
-    dataapi::DataApiConfig dcfg = ToServiceConfig(cfg.data_api, std::move(own_kids));
-    std::vector<std::unique_ptr<db::Pool>> dpools;
-    for (int i = 0; i < server.Workers(); ++i)
-      dpools.push_back(std::make_unique<db::Pool>(server.Executor(i), cfg.db.url, cfg.data_api.pool_per_thread));
-    data_api = std::make_unique<dataapi::DataApiService>(
-        dcfg, [keys](std::string_view token) { return keys->Verify(token); }, schema, std::move(dpools));
-    data_api->SetTimezones(std::move(timezones));
-    data_api->SetMediaHandlers(std::move(handlers));
-    // Arguments as named lvalues: g++ 12 mishandles class-type prvalues passed to coroutines (decisions D11).
-    auto listen_ex = server.Executor(0);
-    asio::co_spawn(listen_ex, data_api->ListenForReloads(listen_ex, cfg.db.url), asio::detached);
-    if (dcfg.jwks) dcfg.jwks->Start(listen_ex);  // first JWKS fetch, then one per TTL
+    data_api = StartDataApi(server, cfg, ToServiceConfig(cfg.data_api, std::move(own_kids)),
+                            [keys](std::string_view token) { return keys->Verify(token); }, std::move(*catalog));
   }
   http::Router router;
   const std::string auth_prefix = "/" + cfg.db.database_name + "/auth";
@@ -394,47 +413,23 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
 int ServeRest(const config::Config& cfg, const std::function<void(std::uint16_t)>& banner) {
   log::SetLevel(ParseLevel(cfg.log_level));
   SignalWaiter signals;
-  std::shared_ptr<const dataapi::SchemaCache> schema;
-  std::set<std::string> timezones;
-  dataapi::DataApiService::MediaHandlers handlers;
+  std::optional<DataApiCatalog> catalog;
   {
-    // The database is the user's: nothing is migrated or created; only the schema cache is read.
+    // The database is the user's: nothing is migrated or created; only the catalogs are read.
     auto conn = db::Connection::ConnectBlocking(cfg.db.url);
     if (!conn) {
       log::Error("db.connect_failed", {{"error", conn.error().message}});
       return 1;
     }
-    auto snapshot = dataapi::SchemaCache::Load(**conn, cfg.data_api.schemas);
-    if (!snapshot) {
-      log::Error("dataapi.schema_failed", {{"error", snapshot.error().message}});
-      return 1;
-    }
-    schema = *snapshot;
-    timezones = LoadTimezones(**conn);
-    handlers = LoadMediaHandlers(**conn, cfg.data_api.schemas);
+    catalog = LoadDataApiCatalog(**conn, cfg.data_api);
+    if (!catalog) return 1;
   }
-  http::ServerOptions opts;
-  opts.host = cfg.http.host;
-  opts.port = cfg.http.port;
-  opts.threads = cfg.http.threads > 0 ? cfg.http.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  opts.max_body_bytes = cfg.http.max_body_bytes;
-  opts.max_header_bytes = cfg.http.max_header_bytes;
-  opts.idle_timeout_s = cfg.http.idle_timeout_s;
-  opts.request_timeout_s = cfg.http.request_timeout_s;
-  auto server_ptr = std::make_unique<http::Server>(opts);
+  auto server_ptr = std::make_unique<http::Server>(ServerOptionsFrom(cfg.http));
   http::Server& server = *server_ptr;
-  std::vector<std::unique_ptr<db::Pool>> pools;
-  for (int i = 0; i < server.Workers(); ++i)
-    pools.push_back(std::make_unique<db::Pool>(server.Executor(i), cfg.db.url, cfg.data_api.pool_per_thread));
   dataapi::DataApiConfig dcfg = ToServiceConfig(cfg.data_api);
   dcfg.server_host = cfg.http.host;
   dcfg.server_port = cfg.http.port;
-  auto data_api = std::make_unique<dataapi::DataApiService>(dcfg, dataapi::OwnKeyVerifier{}, schema, std::move(pools));
-  data_api->SetTimezones(std::move(timezones));
-  data_api->SetMediaHandlers(std::move(handlers));
-  auto listen_ex = server.Executor(0);
-  asio::co_spawn(listen_ex, data_api->ListenForReloads(listen_ex, cfg.db.url), asio::detached);
-  if (dcfg.jwks) dcfg.jwks->Start(listen_ex);  // first JWKS fetch, then one per TTL
+  auto data_api = StartDataApi(server, cfg, std::move(dcfg), dataapi::OwnKeyVerifier{}, std::move(*catalog));
 
   const config::DataApiSettings& settings = cfg.data_api;
   http::Handler handler = [&data_api, &settings](http::Request& req) -> asio::awaitable<http::Response> {

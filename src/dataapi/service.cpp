@@ -279,9 +279,7 @@ boost::asio::awaitable<void> DataApiService::ListenForReloads(boost::asio::any_i
           auto fresh = co_await SchemaCache::LoadAsync(**conn, schemas);
           if (fresh) {
             schema_.store(*fresh);
-            std::string list = "{";
-            for (const auto& sch : schemas) list += (list.size() > 1 ? "," : "") + JsonString(sch);
-            list += "}";
+            const std::string list = db::TextArrayLiteral(schemas);
             if (auto handlers = co_await (*conn)->Query(MediaHandlerQuery(), db::Params(list)))
               SetMediaHandlers(ParseMediaHandlers(*handlers));
             log::Info("dataapi.schema_reloaded");

@@ -37,6 +37,21 @@ std::int64_t Rows::Affected() const {
   return v;
 }
 
+std::string TextArrayLiteral(const std::vector<std::string>& items) {
+  std::string list = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) list += ',';
+    list += '"';
+    for (const char c : items[i]) {
+      if (c == '"' || c == '\\') list += '\\';
+      list += c;
+    }
+    list += '"';
+  }
+  list += '}';
+  return list;
+}
+
 Error ResultError(const PGresult* r) {
   Error e;
   e.code = ErrorCode::kDatabase;

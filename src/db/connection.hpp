@@ -27,6 +27,9 @@ namespace pgwarden::db {
 
 namespace asio = boost::asio;
 
+//! A PostgreSQL text[] literal ({"a","b \"c\""}) for passing a list as one parameter ($1::text[]).
+std::string TextArrayLiteral(const std::vector<std::string>& items);
+
 struct PgResultDeleter {
   void operator()(PGresult* r) const { PQclear(r); }
 };

@@ -8,20 +8,6 @@ namespace pgwarden::dataapi {
 
 namespace {
 
-std::string ArrayLiteral(const std::vector<std::string>& items) {
-  std::string list = "{";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i) list += ',';
-    list += '"';
-    for (const char c : items[i]) {
-      if (c == '"' || c == '\\') list += '\\';
-      list += c;
-    }
-    list += '"';
-  }
-  list += '}';
-  return list;
-}
 
 // PostgREST's allFunctions (SchemaCache.hs), in one statement that does not depend on the session's
 // search_path: parameter types are printed schema-qualified outside pg_catalog (PostgREST empties the
@@ -227,14 +213,14 @@ std::shared_ptr<const RoutineCache> RoutineCache::FromRoutines(std::vector<Routi
 
 Result<std::shared_ptr<const RoutineCache>> RoutineCache::Load(db::Connection& conn,
                                                                const std::vector<std::string>& schemas) {
-  auto rows = conn.QueryBlocking(kRoutinesQuery, {ArrayLiteral(schemas)});
+  auto rows = conn.QueryBlocking(kRoutinesQuery, {db::TextArrayLiteral(schemas)});
   if (!rows) return rows.error();
   return FromRows(*rows);
 }
 
 boost::asio::awaitable<Result<std::shared_ptr<const RoutineCache>>> RoutineCache::LoadAsync(
     db::Connection& conn, std::vector<std::string> schemas) {
-  const std::string list = ArrayLiteral(schemas);
+  const std::string list = db::TextArrayLiteral(schemas);
   auto rows = co_await conn.Query(kRoutinesQuery, db::Params(list));
   if (!rows) co_return rows.error();
   co_return FromRows(*rows);

@@ -15,20 +15,6 @@ const Column* Relation::FindColumn(std::string_view column) const {
 }
 
 namespace {
-std::string ArrayLiteral(const std::vector<std::string>& items) {
-  std::string list = "{";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i) list += ',';
-    list += '"';
-    for (const char c : items[i]) {
-      if (c == '"' || c == '\\') list += '\\';
-      list += c;
-    }
-    list += '"';
-  }
-  list += '}';
-  return list;
-}
 
 // Tables, views, materialized views and foreign tables of the exposed schemas, with their columns and primary
 // keys. Partitions are left out, as PostgREST does (they are reached through their parent). A relation without
@@ -631,7 +617,7 @@ void SchemaCache::BuildRelationships(const Raw& raw) {
 
 Result<std::shared_ptr<const SchemaCache>> SchemaCache::Load(db::Connection& conn,
                                                              const std::vector<std::string>& schemas) {
-  const std::string list = ArrayLiteral(schemas);
+  const std::string list = db::TextArrayLiteral(schemas);
   auto rows = conn.QueryBlocking(kIntrospect, {list});
   if (!rows) return rows.error();
   auto rels = conn.QueryBlocking(kRelationships, {list});
@@ -654,7 +640,7 @@ Result<std::shared_ptr<const SchemaCache>> SchemaCache::Load(db::Connection& con
 
 boost::asio::awaitable<Result<std::shared_ptr<const SchemaCache>>> SchemaCache::LoadAsync(
     db::Connection& conn, std::vector<std::string> schemas) {
-  const std::string list = ArrayLiteral(schemas);
+  const std::string list = db::TextArrayLiteral(schemas);
   auto rows = co_await conn.Query(kIntrospect, db::Params(list));
   if (!rows) co_return rows.error();
   auto rels = co_await conn.Query(kRelationships, db::Params(list));

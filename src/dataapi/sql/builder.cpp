@@ -43,21 +43,6 @@ bool IsSafeCast(std::string_view t) {
   return i > 0 && (rest.empty() || rest == "[]");
 }
 
-std::string ArrayLiteral(const std::vector<std::string>& items) {
-  std::string lit = "{";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i) lit += ',';
-    lit += '"';
-    for (const char c : items[i]) {
-      if (c == '"' || c == '\\') lit += '\\';
-      lit += c;
-    }
-    lit += '"';
-  }
-  lit += '}';
-  return lit;
-}
-
 const char* AggregateName(AggregateFunction f) {
   switch (f) {
     case AggregateFunction::kSum: return "sum";
@@ -432,7 +417,7 @@ struct Builder {
     };
     auto binary = [&](const char* op) {
       if (e.quantifier) {
-        const std::string arr = e.list.empty() ? e.value : ArrayLiteral(e.list);
+        const std::string arr = e.list.empty() ? e.value : db::TextArrayLiteral(e.list);
         return col + " " + op + (*e.quantifier == Quantifier::kAny ? " ANY(" : " ALL(") + value(arr) + ")";
       }
       return col + " " + op + " " + value(e.value);
@@ -457,7 +442,7 @@ struct Builder {
         if (e.quantifier) {
           std::vector<std::string> items;
           for (const auto& v : e.list) items.push_back(like_value(v));
-          const std::string arr = e.list.empty() ? like_value(e.value) : ArrayLiteral(items);
+          const std::string arr = e.list.empty() ? like_value(e.value) : db::TextArrayLiteral(items);
           sql = col + " " + op + (*e.quantifier == Quantifier::kAny ? " ANY(" : " ALL(") + Param(arr) + ")";
         } else {
           sql = col + " " + op + " " + Param(like_value(e.value));
@@ -470,9 +455,9 @@ struct Builder {
         if (empty) {
           sql = col + " = ANY('{}')";
         } else if (parse) {
-          sql = col + " = ANY((SELECT " + *parse + "(unnest(" + Param(ArrayLiteral(e.list)) + "::text[]))))";
+          sql = col + " = ANY((SELECT " + *parse + "(unnest(" + Param(db::TextArrayLiteral(e.list)) + "::text[]))))";
         } else {
-          sql = col + " = ANY(" + Param(ArrayLiteral(e.list)) + ")";
+          sql = col + " = ANY(" + Param(db::TextArrayLiteral(e.list)) + ")";
         }
         break;
       }
