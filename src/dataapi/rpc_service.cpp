@@ -22,6 +22,7 @@ struct RpcMedia {
   bool binary = false;  //!< kScalarText of a bytea-based domain: the value arrives as \x hex
   std::string body_sql;  //!< a media handler aggregate over the rows (BuildContext::body_sql)
   bool base64 = false;   //!< body_sql yields base64 of the bytes to send
+  std::optional<MediaType> plan;  //!< application/vnd.pgrst.plan (db-plan-enabled): answer the EXPLAIN output
 };
 
 // PostgREST's charset rule (MediaType.toContentType): the text types it knows get "; charset=utf-8".
@@ -43,7 +44,7 @@ std::string ContentTypeOf(const MediaType& mt) {
 // The first Accept entry the function can answer (PostgREST's negotiateContent): the vendored JSON types; a
 // media type domain the function returns (`returns "image/png"`, or `"*/*"` for any); JSON; CSV.
 std::optional<RpcMedia> Negotiate(const std::vector<MediaType>& accept, const Routine& routine,
-                                  const DataApiService::MediaHandlers& handlers) {
+                                  const DataApiService::MediaHandlers& handlers, bool plan_enabled) {
   const bool domain = routine.ReturnsSingle() && routine.return_domain.has_value();
   // Rows of a table type may go through that table's (or an anyelement) media handler aggregate.
   const std::string rel_key =
@@ -57,6 +58,10 @@ std::optional<RpcMedia> Negotiate(const std::vector<MediaType>& accept, const Ro
     return RpcMedia{RpcBody::kScalarText, std::move(content_type), routine.return_base_type == "bytea"};
   };
   for (const auto& mt : accept) {
+    if (mt.kind == MediaTypeKind::kPlan && plan_enabled) {
+      RpcMedia m{RpcBody::kJson, ToMime(mt) + "; charset=utf-8", false, {}, false, mt};
+      return m;
+    }
     if (mt.kind == MediaTypeKind::kSingularJson) return RpcMedia{RpcBody::kSingular, ContentTypeOf(mt), false};
     if (mt.kind == MediaTypeKind::kArrayJsonStripped) return RpcMedia{RpcBody::kJson, ContentTypeOf(mt), false};
     if (domain && *routine.return_domain == "*/*") return custom("application/octet-stream");
@@ -160,7 +165,7 @@ boost::asio::awaitable<http::Response> DataApiService::HandleRpc(http::Request& 
                                       "with handling=strict"));
   }
   const std::shared_ptr<const MediaHandlers> handlers = media_handlers_.load();
-  const auto media = Negotiate(api.accept, routine, *handlers);
+  const auto media = Negotiate(api.accept, routine, *handlers, cfg_.plan_enabled);
   if (!media) co_return Error(req, MediaTypeError(api.accept));
   if (auto strict = StrictPreferencesError(api.prefer, true)) co_return Error(req, *strict);
   const bool singular = media->body == RpcBody::kSingular;
@@ -178,9 +183,22 @@ boost::asio::awaitable<http::Response> DataApiService::HandleRpc(http::Request& 
   opts.isolation = routine.isolation_level;
   if (api.prefer.handling == PreferHandling::kStrict && api.prefer.max_affected)
     opts.max_affected = api.prefer.max_affected;
+  if (media->plan) {
+    opts.explain = ExplainOptions(*media->plan);
+    opts.explain_text = media->plan->plan_format == PlanFormat::kText;
+    opts.singular = false;
+    opts.max_affected.reset();
+  }
   auto outcome = co_await Execute(req, p, *stmt, opts);
   if (!outcome) co_return Error(req, outcome.error());
   const Outcome& o = *outcome;
+  if (media->plan) {
+    auto res = http::MakeResponse(req, bhttp::status::ok, p.verb == Verb::kHead ? std::string() : o.body,
+                                  media->content_type);
+    auto finished = Finish(req, p, o, std::move(res));
+    if (!finished) co_return Error(req, finished.error());
+    co_return std::move(*finished);
+  }
 
   // RangeQuery.rangeStatusHeader: 416 past the end, 206 for a partial page of a known total.
   const std::int64_t lower = api.range.offset;

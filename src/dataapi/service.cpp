@@ -649,8 +649,9 @@ struct MediaChoice {
   bool plan = false;    // application/vnd.pgrst.plan: the EXPLAIN output is the answer
 };
 
-// EXPLAIN's option list for a plan media type.
-std::string ExplainOptions(const MediaType& m) {
+}  // namespace
+
+std::string DataApiService::ExplainOptions(const MediaType& m) {
   std::string out = m.plan_format == PlanFormat::kJson ? "FORMAT JSON" : "FORMAT TEXT";
   for (const auto o : m.plan_options) {
     switch (o) {
@@ -663,6 +664,8 @@ std::string ExplainOptions(const MediaType& m) {
   }
   return out;
 }
+
+namespace {
 
 std::string MimeWithCharset(const std::string& mime) {
   if (mime == "text/plain" || mime == "text/csv" || mime == "text/xml" || mime == "application/json" ||

@@ -158,6 +158,8 @@ class DataApiService {
   //! PGRST205 with PostgREST's "Perhaps you meant the table ..." hint.
   ApiError TableNotFound(const Prepared& p, std::string_view resource) const;
   BuildContext Context(const Prepared& p) const;
+  //! EXPLAIN's option list for an application/vnd.pgrst.plan media type ("FORMAT JSON, ANALYZE").
+  static std::string ExplainOptions(const MediaType& m);
 
   DataApiConfig cfg_;
   OwnKeyVerifier verify_;
