@@ -5,7 +5,6 @@
 #include <algorithm>
 
 #include "core/text.hpp"
-#include "crypto/encoding.hpp"
 #include "dataapi/request/media_type.hpp"
 #include "dataapi/request/preferences.hpp"
 #include "dataapi/service.hpp"
@@ -78,10 +77,7 @@ std::optional<RpcMedia> Negotiate(const std::vector<MediaType>& accept, const Ro
                    (any_handler || mt.kind == MediaTypeKind::kAny) ? std::string("application/octet-stream")
                                                                    : ContentTypeOf(mt),
                    false, {}, h->binary || h->jsonb};
-        const std::string call = h->aggregate + "(_postgrest_t)";
-        m.body_sql = h->jsonb    ? "COALESCE(encode(jsonb_send(" + call + "::jsonb), 'base64'), '')"
-                     : h->binary ? "COALESCE(encode(" + call + "::bytea, 'base64'), '')"
-                                 : "COALESCE(" + call + "::text, '')";
+        m.body_sql = DataApiService::HandlerBodySql(*h);
         return m;
       }
     }
@@ -231,12 +227,7 @@ boost::asio::awaitable<http::Response> DataApiService::HandleRpc(http::Request& 
   } else {
     std::string body;
     if (p.verb != Verb::kHead) body = media->binary ? DecodeByteaHex(o.body) : o.body;
-    if (media->base64 && p.verb != Verb::kHead) {
-      std::string b64;
-      for (const char ch : body)
-        if (ch != '\n') b64 += ch;  // encode() wraps lines at 76 characters
-      body = crypto::Base64Decode(b64).value_or(std::string());
-    }
+    if (media->base64 && p.verb != Verb::kHead) body = DecodeHandlerBody(body);
     res = http::MakeResponse(req, status, std::move(body), media->content_type);
     // PostgREST sends no Content-Length on HEAD.
     if (p.verb == Verb::kHead) res.erase(bhttp::field::content_length);

@@ -161,6 +161,21 @@ DataApiService::MediaHandlers DataApiService::ParseMediaHandlers(const db::Rows&
   return out;
 }
 
+std::string DataApiService::HandlerBodySql(const MediaHandler& h) {
+  const std::string call = h.aggregate + "(_postgrest_t)";
+  // jsonb domains are sent as Postgres' binary jsonb (a version byte, then the text), as PostgREST does.
+  if (h.jsonb) return "COALESCE(encode(jsonb_send(" + call + "::jsonb), 'base64'), '')";
+  if (h.binary) return "COALESCE(encode(" + call + "::bytea, 'base64'), '')";
+  return "COALESCE(" + call + "::text, '')";
+}
+
+std::string DataApiService::DecodeHandlerBody(std::string_view base64_text) {
+  std::string b64;
+  for (const char ch : base64_text)
+    if (ch != '\n') b64 += ch;  // encode() wraps lines at 76 characters
+  return crypto::Base64Decode(b64).value_or(std::string());
+}
+
 DataApiService::DataApiService(DataApiConfig cfg, OwnKeyVerifier verify, std::shared_ptr<const SchemaCache> schema,
                                std::vector<std::unique_ptr<db::Pool>> pools)
     : cfg_(std::move(cfg)), verify_(std::move(verify)), schema_(std::move(schema)), pools_(std::move(pools)) {}
@@ -718,11 +733,7 @@ std::optional<MediaChoice> ChooseMedia(const ApiRequest& api, const Relation* re
     if (!h) h = custom("", mime);
     if (h) {
       c.binary = h->binary || h->jsonb;
-      const std::string call = h->aggregate + "(_postgrest_t)";
-      // jsonb domains are sent as Postgres' binary jsonb (a version byte, then the text), as PostgREST does.
-      c.body_sql = h->jsonb    ? "COALESCE(encode(jsonb_send(" + call + "::jsonb), 'base64'), '')"
-                   : h->binary ? "COALESCE(encode(" + call + "::bytea, 'base64'), '')"
-                               : "COALESCE(" + call + "::text, '')";
+      c.body_sql = DataApiService::HandlerBodySql(*h);
       c.content_type = (any_handler || m.kind == MediaTypeKind::kAny) ? std::string("application/octet-stream")
                                                                       : MimeWithCharset(mime);
       return c;
@@ -942,12 +953,7 @@ boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req
     }
     if (o.total && o.page < *o.total && !singular) status = bhttp::status::partial_content;
   }
-  if (media->binary && !body.empty()) {
-    std::string b64;
-    for (const char ch : body)
-      if (ch != '\n') b64 += ch;  // encode() wraps lines at 76 characters
-    body = crypto::Base64Decode(b64).value_or(std::string());
-  }
+  if (media->binary && !body.empty()) body = DecodeHandlerBody(body);
   if (p.verb == Verb::kHead) body.clear();
   auto res = http::MakeResponse(req, status, std::move(body), content_type);
   if (read) {

@@ -99,6 +99,10 @@ class DataApiService {
   //! The catalog query for the handlers ($1: the exposed schemas as a text[] literal) and its parser.
   static const char* MediaHandlerQuery();
   static MediaHandlers ParseMediaHandlers(const db::Rows& rows);
+  //! The body aggregate of a handler over `_postgrest_t` (base64 text when the domain is binary or jsonb).
+  static std::string HandlerBodySql(const MediaHandler& h);
+  //! The bytes of a body that HandlerBodySql sent base64-encoded.
+  static std::string DecodeHandlerBody(std::string_view base64_text);
   void SetMediaHandlers(MediaHandlers h) { media_handlers_.store(std::make_shared<const MediaHandlers>(std::move(h))); }
 
  private:
