@@ -810,13 +810,16 @@ boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req
   const bool representation = returning == PreferReturn::kRepresentation;
   std::string_view body_in = req.raw.body();
 
-  // PATCH with an empty object (or [] / [{}]) changes nothing and is answered without the database.
+  // PATCH: an empty object (or [] / [{}]) changes nothing and is answered without the database; of an array
+  // payload PostgREST takes the first object.
+  std::string patch_body;
   if (p.verb == Verb::kPatch) {
     boost::system::error_code ec;
     const auto v = boost::json::parse(body_in, ec);
-    const bool empty = !ec && ((v.is_object() && v.as_object().empty()) || (v.is_array() && v.as_array().empty()) ||
-                               (v.is_array() && v.as_array().size() == 1 && v.as_array()[0].is_object() &&
-                                v.as_array()[0].as_object().empty()));
+    const boost::json::object* first = nullptr;
+    if (!ec && v.is_object()) first = &v.as_object();
+    if (!ec && v.is_array() && !v.as_array().empty() && v.as_array()[0].is_object()) first = &v.as_array()[0].as_object();
+    const bool empty = !ec && ((first && first->empty()) || (v.is_array() && v.as_array().empty()));
     if (empty) {
       auto res = http::MakeResponse(req, representation ? bhttp::status::ok : bhttp::status::no_content,
                                     representation ? "[]" : "",
@@ -827,15 +830,8 @@ boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req
       if (!finished) co_return Error(req, finished.error());
       co_return std::move(*finished);
     }
-  }
-
-  std::string patch_body;
-  if (p.verb == Verb::kPatch) {
-    // PostgREST takes the first object of an array payload on PATCH.
-    boost::system::error_code ec;
-    const auto v = boost::json::parse(body_in, ec);
-    if (!ec && v.is_array() && !v.as_array().empty() && v.as_array()[0].is_object()) {
-      patch_body = boost::json::serialize(v.as_array()[0]);
+    if (first && v.is_array()) {
+      patch_body = boost::json::serialize(*first);
       body_in = patch_body;
     }
   }
