@@ -43,6 +43,7 @@ void Outbox::Stop(std::chrono::milliseconds deadline) {
     }
   }
   cv_.notify_all();
+  std::lock_guard join_lock(join_mutex_);  // Stop from two threads (signal handler thread + destructor) joins once
   if (worker_.joinable()) worker_.join();
 }
 

@@ -68,6 +68,7 @@ class Outbox {
   bool stopping_ = false;
   std::chrono::steady_clock::time_point deadline_{};
   OutboxStats stats_;
+  std::mutex join_mutex_;
   std::thread worker_;
 };
 

@@ -152,7 +152,8 @@ Result<void> SmtpSender::Send(const Message& message) {
   const std::string url = std::string(settings_.tls == SmtpTls::kImplicit ? "smtps://" : "smtp://") +
                           settings_.host + ":" + std::to_string(settings_.port);
   const std::string mail_from = "<" + from->address + ">";
-  const std::unique_ptr<curl_slist, SlistDeleter> rcpt(curl_slist_append(nullptr, ("<" + to->address + ">").c_str()));
+  const std::string rcpt_to = "<" + to->address + ">";
+  const std::unique_ptr<curl_slist, SlistDeleter> rcpt(curl_slist_append(nullptr, rcpt_to.c_str()));
   Upload upload{*rendered, 0};
   char errbuf[CURL_ERROR_SIZE] = {0};
 
@@ -162,8 +163,13 @@ Result<void> SmtpSender::Send(const Message& message) {
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(settings_.connect_timeout.count()));
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(settings_.total_timeout.count()));
-  if (settings_.tls == SmtpTls::kStartTlsIfOffered) curl_easy_setopt(h, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_TRY));
-  if (settings_.tls == SmtpTls::kStartTlsRequired) curl_easy_setopt(h, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
+  // smtps:// is TLS from the first byte; smtp:// upgrades with STARTTLS, mandatory only when asked (an
+  // opportunistic upgrade would send AUTH in clear to a server that does not offer STARTTLS).
+  if (settings_.tls == SmtpTls::kStartTlsIfOffered) {
+    curl_easy_setopt(h, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_TRY));
+  } else if (settings_.tls == SmtpTls::kStartTlsRequired) {
+    curl_easy_setopt(h, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
+  }
   // Peers are always verified, whatever the mode: a test CA is passed as a file, never by turning checks off.
   curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);

@@ -69,8 +69,12 @@ TEST(RenderMessage, UsesOnlyCrlfLineEndings) {
   const auto out = RenderMessage(m, Fixed());
   ASSERT_TRUE(out);
   for (std::size_t i = 0; i < out->size(); ++i) {
-    if ((*out)[i] == '\n') ASSERT_TRUE(i > 0 && (*out)[i - 1] == '\r') << "bare LF at " << i;
-    if ((*out)[i] == '\r') ASSERT_TRUE(i + 1 < out->size() && (*out)[i + 1] == '\n') << "bare CR at " << i;
+    if ((*out)[i] == '\n') {
+      ASSERT_TRUE(i > 0 && (*out)[i - 1] == '\r') << "bare LF at " << i;
+    }
+    if ((*out)[i] == '\r') {
+      ASSERT_TRUE(i + 1 < out->size() && (*out)[i + 1] == '\n') << "bare CR at " << i;
+    }
   }
   EXPECT_NE(out->find("line one\r\nline two\r\nline three\r\n"), std::string::npos);
 }
@@ -80,8 +84,9 @@ TEST(RenderMessage, WithoutHtmlIsASingleTextPart) {
   m.html.clear();
   const auto out = RenderMessage(m, Fixed());
   ASSERT_TRUE(out);
-  EXPECT_NE(out->find("Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"),
-            std::string::npos);
+  EXPECT_NE(
+      out->find("Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"),
+      std::string::npos);
   EXPECT_EQ(out->find("multipart"), std::string::npos);
 }
 
@@ -192,7 +197,9 @@ TEST(EncodeQuotedPrintable, SoftBreaksKeepLinesWithin76Characters) {
   EXPECT_EQ(decoded, std::string(200, 'x') + "=C3=A9" + std::string(100, 'y')) << "escapes are never split";
 }
 
-TEST(EncodeHeaderText, LeavesShortAsciiAlone) { EXPECT_EQ(EncodeHeaderText("Reset your password"), "Reset your password"); }
+TEST(EncodeHeaderText, LeavesShortAsciiAlone) {
+  EXPECT_EQ(EncodeHeaderText("Reset your password"), "Reset your password");
+}
 
 TEST(EncodeHeaderText, SplitsLongTextIntoWordsOnCharacterBoundaries) {
   std::string subject;
@@ -208,7 +215,9 @@ TEST(EncodeHeaderText, SplitsLongTextIntoWordsOnCharacterBoundaries) {
     EXPECT_EQ(word.substr(0, 10), "=?UTF-8?B?");
     EXPECT_EQ(word.substr(word.size() - 2), "?=");
     // 45-byte chunks split on a character boundary: 15 euro signs = 45 bytes = 60 base64 characters, no padding.
-    if (end != out.size()) EXPECT_EQ(word.size(), 72u) << word;
+    if (end != out.size()) {
+      EXPECT_EQ(word.size(), 72u) << word;
+    }
     ++words;
     start = end + 3;
   }
