@@ -73,6 +73,19 @@ class SignalWaiter {
   std::atomic<bool> done_{false};
 };
 
+// Binds the server's port and logs where it listens (with one extra field); nullopt when binding failed.
+std::optional<std::uint16_t> Listen(http::Server& server, const config::HttpConfig& h,
+                                    std::pair<std::string, std::string> extra) {
+  try {
+    const std::uint16_t port = server.Listen();
+    log::Info("http.listening", {{"address", h.host + ":" + std::to_string(port)}, {extra.first, extra.second}});
+    return port;
+  } catch (const std::exception& e) {
+    log::Error("http.listen_failed", {{"address", h.host + ":" + std::to_string(h.port)}, {"error", e.what()}});
+    return std::nullopt;
+  }
+}
+
 http::ServerOptions ServerOptionsFrom(const config::HttpConfig& h) {
   http::ServerOptions opts;
   opts.host = h.host;
@@ -388,15 +401,9 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
     co_return res;
   };
 
-  std::uint16_t port = 0;
-  try {
-    port = server.Listen();
-  } catch (const std::exception& e) {
-    log::Error("http.listen_failed", {{"address", cfg.http.host + ":" + std::to_string(cfg.http.port)}, {"error", e.what()}});
-    return 1;
-  }
-  log::Info("http.listening", {{"address", cfg.http.host + ":" + std::to_string(port)}, {"auth", auth_prefix}});
-  if (banner) banner(port);
+  const auto port = Listen(server, cfg.http, {"auth", auth_prefix});
+  if (!port) return 1;
+  if (banner) banner(*port);
   signals.Start([&server, &draining](int sig) {
     log::Info("server.stopping", {{"signal", sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM"}});
     draining = true;
@@ -448,15 +455,9 @@ int ServeRest(const config::Config& cfg, const std::function<void(std::uint16_t)
     }
     co_return res;
   };
-  std::uint16_t port = 0;
-  try {
-    port = server.Listen();
-  } catch (const std::exception& e) {
-    log::Error("http.listen_failed", {{"address", cfg.http.host + ":" + std::to_string(cfg.http.port)}, {"error", e.what()}});
-    return 1;
-  }
-  log::Info("http.listening", {{"address", cfg.http.host + ":" + std::to_string(port)}, {"mode", "rest"}});
-  if (banner) banner(port);
+  const auto port = Listen(server, cfg.http, {"mode", "rest"});
+  if (!port) return 1;
+  if (banner) banner(*port);
   signals.Start([&server](int sig) {
     log::Info("server.stopping", {{"signal", sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM"}});
     server.Stop();

@@ -615,6 +615,23 @@ void SchemaCache::BuildRelationships(const Raw& raw) {
   }
 }
 
+// The introspection results (relations, the relationship JSON row, the functions) as a Raw snapshot.
+SchemaCache::Raw SchemaCache::RawFrom(const db::Rows& rows, const db::Rows& rels,
+                                      std::shared_ptr<const RoutineCache> routines) {
+  Raw raw;
+  raw.routines = routines;
+  raw.relations = RelationsFromRows(rows);
+  if (!rels.Empty()) {
+    raw.foreign_keys_json = std::string(rels.Text(0, 0));
+    raw.view_key_deps_json = std::string(rels.Text(0, 1));
+    raw.computed_rels_json = std::string(rels.Text(0, 2));
+    raw.computed_fields_json = std::string(rels.Text(0, 3));
+    raw.other_primary_keys_json = std::string(rels.Text(0, 4));
+    if (rels.Columns() > 5) raw.representations_json = std::string(rels.Text(0, 5));
+  }
+  return raw;
+}
+
 Result<std::shared_ptr<const SchemaCache>> SchemaCache::Load(db::Connection& conn,
                                                              const std::vector<std::string>& schemas) {
   const std::string list = db::TextArrayLiteral(schemas);
@@ -624,18 +641,7 @@ Result<std::shared_ptr<const SchemaCache>> SchemaCache::Load(db::Connection& con
   if (!rels) return rels.error();
   auto routines = RoutineCache::Load(conn, schemas);
   if (!routines) return routines.error();
-  Raw raw;
-  raw.routines = *routines;
-  raw.relations = RelationsFromRows(*rows);
-  if (!rels->Empty()) {
-    raw.foreign_keys_json = std::string(rels->Text(0, 0));
-    raw.view_key_deps_json = std::string(rels->Text(0, 1));
-    raw.computed_rels_json = std::string(rels->Text(0, 2));
-    raw.computed_fields_json = std::string(rels->Text(0, 3));
-    raw.other_primary_keys_json = std::string(rels->Text(0, 4));
-    if (rels->Columns() > 5) raw.representations_json = std::string(rels->Text(0, 5));
-  }
-  return FromRaw(std::move(raw), schemas);
+  return FromRaw(RawFrom(*rows, *rels, *routines), schemas);
 }
 
 boost::asio::awaitable<Result<std::shared_ptr<const SchemaCache>>> SchemaCache::LoadAsync(
@@ -647,18 +653,7 @@ boost::asio::awaitable<Result<std::shared_ptr<const SchemaCache>>> SchemaCache::
   if (!rels) co_return rels.error();
   auto routines = co_await RoutineCache::LoadAsync(conn, schemas);
   if (!routines) co_return routines.error();
-  Raw raw;
-  raw.routines = *routines;
-  raw.relations = RelationsFromRows(*rows);
-  if (!rels->Empty()) {
-    raw.foreign_keys_json = std::string(rels->Text(0, 0));
-    raw.view_key_deps_json = std::string(rels->Text(0, 1));
-    raw.computed_rels_json = std::string(rels->Text(0, 2));
-    raw.computed_fields_json = std::string(rels->Text(0, 3));
-    raw.other_primary_keys_json = std::string(rels->Text(0, 4));
-    if (rels->Columns() > 5) raw.representations_json = std::string(rels->Text(0, 5));
-  }
-  co_return FromRaw(std::move(raw), schemas);
+  co_return FromRaw(RawFrom(*rows, *rels, *routines), schemas);
 }
 
 const Relation* SchemaCache::Find(std::string_view schema, std::string_view name) const {

@@ -155,6 +155,7 @@ class SchemaCache {
  private:
   static std::shared_ptr<const SchemaCache> FromRows(const db::Rows& rows, const std::vector<std::string>& schemas);
   static std::vector<Relation> RelationsFromRows(const db::Rows& rows);
+  static Raw RawFrom(const db::Rows& rows, const db::Rows& rels, std::shared_ptr<const RoutineCache> routines);
   void BuildRelationships(const Raw& raw);
 
   std::vector<std::string> schemas_;
