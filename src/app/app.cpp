@@ -28,6 +28,10 @@
 #include "db/migrate.hpp"
 #include "core/text.hpp"
 #include "http/server.hpp"
+#include "mail/outbox.hpp"
+#include "mail/sender.hpp"
+#include "mail/smtp_sender.hpp"
+#include "mail/templates.hpp"
 
 namespace pgwarden::app {
 namespace {
@@ -285,6 +289,45 @@ int Migrate(const config::Config& cfg) {
   return 0;
 }
 
+// The mail transport: SMTP when PGWARDEN_SMTP_URL is set, the console in `pgwarden dev`, else none (flows still
+// answer; each dropped message is a warning). nullopt = a configuration error (already logged).
+namespace {
+std::optional<std::shared_ptr<auth::Mailer>> MakeMailer(const config::Config& cfg) {
+  mail::Templates templates;
+  if (!cfg.mail.templates_dir.empty()) {
+    auto loaded = mail::Templates::Load(cfg.mail.templates_dir);
+    if (!loaded) {
+      log::Error("mail.templates_invalid", {{"error", std::string(loaded.error().Message())}});
+      return std::nullopt;
+    }
+    templates = std::move(*loaded);
+  }
+  if (auto from = mail::ParseMailbox(cfg.mail.from); !from) {
+    log::Error("mail.from_invalid", {{"error", std::string(from.error().Message())}});
+    return std::nullopt;
+  }
+  std::unique_ptr<mail::Sender> sender;
+  if (!cfg.mail.smtp_url.empty()) {
+    auto settings = mail::ParseSmtpUrl(cfg.mail.smtp_url);
+    if (!settings) {
+      log::Error("mail.smtp_url_invalid", {{"error", std::string(settings.error().Message())}});
+      return std::nullopt;
+    }
+    settings->ca_file = cfg.mail.smtp_ca_file;
+    log::Info("mail.transport", {{"kind", "smtp"}, {"host", settings->host}, {"port", std::to_string(settings->port)}});
+    sender = std::make_unique<mail::SmtpSender>(std::move(*settings));
+  } else if (cfg.mail.console) {
+    log::Info("mail.transport", {{"kind", "console"}});
+    sender = std::make_unique<mail::ConsoleSender>();
+  } else {
+    log::Warn("mail.transport", {{"kind", "none"}, {"hint", "set PGWARDEN_SMTP_URL to send e-mail"}});
+  }
+  std::unique_ptr<mail::Outbox> outbox;
+  if (sender) outbox = std::make_unique<mail::Outbox>(std::move(sender));
+  return std::make_shared<auth::Mailer>(std::move(outbox), std::move(templates), cfg.mail.from, cfg.auth.app_name);
+}
+}  // namespace
+
 int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& banner) {
   log::SetLevel(ParseLevel(cfg.log_level));
   SignalWaiter signals;
@@ -326,7 +369,9 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
   std::vector<db::Pool*> health_pools;
   for (auto& p : pools) health_pools.push_back(p.get());
 
-  auth::AuthService auth_service(cfg.auth, keys, std::move(pools));
+  auto mailer = MakeMailer(cfg);
+  if (!mailer) return 1;
+  auth::AuthService auth_service(cfg.auth, keys, std::move(pools), std::move(*mailer));
 
   std::unique_ptr<dataapi::DataApiService> data_api;
   if (catalog) {
@@ -410,6 +455,7 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
     server.Stop();
   });
   server.Run(std::move(handler));
+  auth_service.StopMail(std::chrono::seconds(10));  // queued mail gets a last chance, bounded
   auth_service.Shutdown();
   if (data_api) data_api->Shutdown();
   server_ptr.reset();
@@ -492,6 +538,8 @@ int Dev(std::map<std::string, std::string> env, const std::string& state_dir) {
   if (!env.count("PGWARDEN_SECRET") && !env.count("BETTER_AUTH_SECRET")) env["PGWARDEN_SECRET"] = secret;
   if (!env.count("PGWARDEN_LISTEN")) env["PGWARDEN_LISTEN"] = "127.0.0.1:3000";
   if (!env.count("PGWARDEN_DB_NAME")) env["PGWARDEN_DB_NAME"] = dbname;
+  // Without SMTP the messages (verification links, codes) are printed here, for local development.
+  if (!env.count("PGWARDEN_SMTP_URL") && !env.count("PGWARDEN_MAIL_CONSOLE")) env["PGWARDEN_MAIL_CONSOLE"] = "true";
   auto loaded = config::Load(env);
   if (!loaded.errors.empty()) {
     for (const auto& e : loaded.errors) std::fprintf(stderr, "config: %s\n", e.c_str());

@@ -9,6 +9,7 @@ void AuthService::RegisterRoutes(http::Router& r, const std::string& prefix) {
     return [this, fn](Request& req) { return (this->*fn)(req); };
   };
   const auto p = [&](std::string_view path) { return prefix + std::string(path); };
+  prefix_ = prefix;
 
   r.Add(verb::get, p("/ok"), [this](Request& req) -> asio::awaitable<Response> {
     co_return Json(req, "{\"ok\":true}");
@@ -45,6 +46,28 @@ void AuthService::RegisterRoutes(http::Router& r, const std::string& prefix) {
   r.Add(verb::post, p("/verify-password"), bind(&AuthService::VerifyPassword));
   r.Add(verb::post, p("/delete-user"), bind(&AuthService::DeleteUser));
   r.Add(verb::get, p("/list-accounts"), bind(&AuthService::ListAccounts));
+  r.Add(verb::get, p("/delete-user/callback"), bind(&AuthService::DeleteUserCallback));
+
+  // E-mail flows (issue 4).
+  r.Add(verb::post, p("/send-verification-email"), bind(&AuthService::SendVerificationEmail));
+  r.Add(verb::get, p("/verify-email"), bind(&AuthService::VerifyEmail));
+  r.Add(verb::post, p("/verify-email"), bind(&AuthService::VerifyEmail));  // toolkit alias (sdk-contract §2.7)
+  r.Add(verb::post, p("/change-email"), bind(&AuthService::ChangeEmail));
+  r.Add(verb::post, p("/request-password-reset"), bind(&AuthService::RequestPasswordReset));
+  r.Add(verb::get, p("/reset-password/:token"), bind(&AuthService::ResetPasswordCallback));
+  r.Add(verb::post, p("/reset-password"), bind(&AuthService::ResetPassword));
+  r.Add(verb::post, p("/email-otp/send-verification-otp"), bind(&AuthService::SendVerificationOtp));
+  r.Add(verb::post, p("/email-otp/check-verification-otp"), bind(&AuthService::CheckVerificationOtp));
+  r.Add(verb::post, p("/email-otp/verify-email"), bind(&AuthService::VerifyEmailOtp));
+  r.Add(verb::post, p("/sign-in/email-otp"), bind(&AuthService::SignInEmailOtp));
+  r.Add(verb::post, p("/forget-password/email-otp"), bind(&AuthService::RequestPasswordResetOtp));
+  r.Add(verb::post, p("/email-otp/request-password-reset"), bind(&AuthService::RequestPasswordResetOtp));
+  r.Add(verb::post, p("/email-otp/reset-password"), bind(&AuthService::ResetPasswordOtp));
+  r.Add(verb::post, p("/email-otp/passcode"), bind(&AuthService::ResetPasswordOtp));  // toolkit alias (§2.7)
+  r.Add(verb::post, p("/email-otp/request-email-change"), bind(&AuthService::RequestEmailChangeOtp));
+  r.Add(verb::post, p("/email-otp/change-email"), bind(&AuthService::ChangeEmailOtp));
+  r.Add(verb::post, p("/sign-in/magic-link"), bind(&AuthService::SignInMagicLink));
+  r.Add(verb::get, p("/magic-link/verify"), bind(&AuthService::VerifyMagicLink));
 }
 
 }  // namespace pgwarden::auth

@@ -25,7 +25,7 @@ bool IsIpLiteral(std::string_view s) {
 }  // namespace
 
 AuthService::AuthService(config::AuthConfig cfg, std::shared_ptr<const KeyRing> keys,
-                         std::vector<std::unique_ptr<db::Pool>> pools)
+                         std::vector<std::unique_ptr<db::Pool>> pools, std::shared_ptr<Mailer> mailer)
     : cfg_(std::move(cfg)),
       keys_(std::move(keys)),
       pools_(std::move(pools)),
@@ -34,7 +34,8 @@ AuthService::AuthService(config::AuthConfig cfg, std::shared_ptr<const KeyRing> 
         list.push_back(cfg_.base_url);  // the service's own origin is always trusted
         return list;
       }(),
-               cfg_.trust_localhost) {
+               cfg_.trust_localhost),
+      mailer_(std::move(mailer)) {
   const int threads =
       cfg_.hash_threads > 0 ? cfg_.hash_threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   cpu_ = std::make_unique<asio::thread_pool>(threads);
@@ -49,8 +50,8 @@ AuthService::~AuthService() {
   cpu_->join();
 }
 
-asio::awaitable<Result<db::Lease>> AuthService::Db(const Request& req) {
-  co_return co_await pools_[static_cast<size_t>(req.worker)]->Acquire();
+asio::awaitable<Result<db::Lease>> AuthService::DbFor(int worker) {
+  co_return co_await pools_[static_cast<size_t>(worker)]->Acquire();
 }
 
 std::string AuthService::CookieName(std::string_view suffix) const {

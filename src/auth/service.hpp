@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "auth/key_ring.hpp"
+#include "auth/mailer.hpp"
 #include "auth/stores.hpp"
 #include "config/config.hpp"
 #include "core/json.hpp"
@@ -45,8 +46,9 @@ enum class Lookup { kNone, kInvalid, kFound };  // kInvalid: a well-signed token
 
 class AuthService {
  public:
+  //! `mailer` may be null: flows that send mail then answer as usual and the message is dropped (logged).
   AuthService(config::AuthConfig cfg, std::shared_ptr<const KeyRing> keys,
-              std::vector<std::unique_ptr<db::Pool>> pools);
+              std::vector<std::unique_ptr<db::Pool>> pools, std::shared_ptr<Mailer> mailer = nullptr);
   ~AuthService();
 
   //! Stops handing out connections (graceful shutdown, before the io threads' state is destroyed).
@@ -55,6 +57,10 @@ class AuthService {
   }
   //! Registers every auth route under `prefix` (e.g. "/neondb/auth").
   void RegisterRoutes(http::Router& router, const std::string& prefix);
+  //! Sends the queued mail until `deadline` (graceful shutdown).
+  void StopMail(std::chrono::milliseconds deadline) {
+    if (mailer_) mailer_->Stop(deadline);
+  }
   const http::CorsPolicy& Cors() const { return cors_; }
   const config::AuthConfig& Config() const { return cfg_; }
 
@@ -76,10 +82,67 @@ class AuthService {
   asio::awaitable<Response> VerifyPassword(Request& req);
   asio::awaitable<Response> DeleteUser(Request& req);
   asio::awaitable<Response> ListAccounts(Request& req);
+  asio::awaitable<Response> DeleteUserCallback(Request& req);
+  asio::awaitable<Response> SendVerificationEmail(Request& req);  // email_verification.cpp
+  asio::awaitable<Response> VerifyEmail(Request& req);
+  asio::awaitable<Response> ChangeEmail(Request& req);
+  asio::awaitable<Response> RequestPasswordReset(Request& req);   // password_reset.cpp
+  asio::awaitable<Response> ResetPasswordCallback(Request& req);
+  asio::awaitable<Response> ResetPassword(Request& req);
+  asio::awaitable<Response> SendVerificationOtp(Request& req);    // email_otp.cpp
+  asio::awaitable<Response> CheckVerificationOtp(Request& req);
+  asio::awaitable<Response> VerifyEmailOtp(Request& req);
+  asio::awaitable<Response> SignInEmailOtp(Request& req);
+  asio::awaitable<Response> RequestPasswordResetOtp(Request& req);  // also /forget-password/email-otp
+  asio::awaitable<Response> ResetPasswordOtp(Request& req);
+  asio::awaitable<Response> RequestEmailChangeOtp(Request& req);
+  asio::awaitable<Response> ChangeEmailOtp(Request& req);
+  asio::awaitable<Response> SignInMagicLink(Request& req);        // magic_link.cpp
+  asio::awaitable<Response> VerifyMagicLink(Request& req);
 
   // ---- shared by the flows ----
   //! Lease on this worker's pool, or a 503-kind error.
-  asio::awaitable<Result<db::Lease>> Db(const Request& req);
+  asio::awaitable<Result<db::Lease>> Db(const Request& req) { return DbFor(req.worker); }
+  //! The same for work that outlives its request (it runs on that request's io thread).
+  asio::awaitable<Result<db::Lease>> DbFor(int worker);
+
+  // ---- shared by the e-mail flows (email_verification.cpp) ----
+  //! Renders and queues a message (see Mailer); no-op with a warning when no mailer is configured.
+  void SendMail(mail::Template t, std::string to, mail::TemplateVars vars) const;
+  //! Absolute URL of an auth endpoint, from the configured base URL (never from Host headers: CS-06).
+  std::string AuthUrl(std::string_view path) const { return cfg_.base_url + prefix_ + std::string(path); }
+  //! A relative callback URL made absolute against the request's Origin when that is a trusted origin (the
+  //! app that asked: sdk-contract §4.5), so a mailed link returns to the app; anything else unchanged.
+  std::string ResolveAppUrl(const Request& req, std::string_view url) const;
+  //! A relative URL made absolute against the base URL's origin (Better Auth's `new URL(url, baseURL)`).
+  std::string AbsoluteUrl(std::string_view url) const;
+  //! `url` with `key=value` (value URI-encoded) added to its query, before any fragment.
+  static std::string AppendQueryParam(std::string_view url, std::string_view key, std::string_view value);
+  //! 302 to `location`.
+  Response Redirect(const Request& req, const std::string& location) const;
+  //! The callbackURL-style query parameter, validated (relative or trusted) and unescaped; "" when absent.
+  //! A duplicated parameter or an untrusted value is an error (CS-04).
+  Result<std::string> QueryRedirect(const Request& req, std::string_view name, ErrorCode invalid) const;
+  //! A new session for a user proven by a link or code (default lifetime).
+  asio::awaitable<Result<SessionRow>> CreateSessionFor(const Request& req, db::Connection& c, std::string_view user_id);
+  //! `url` with a fresh single-use `neon_auth_session_verifier` for `session` appended: the app exchanges it
+  //! on GET /get-session for its own session cookie (sdk-contract §4, §4.5).
+  asio::awaitable<Result<std::string>> WithSessionVerifier(db::Connection& c, std::string url,
+                                                           const SessionRow& session, std::string_view challenge = {});
+  //! The e-mail verification token: Better Auth's HS256 JWT {email, updateTo?, requestType?, iat, exp}.
+  std::string MintEmailToken(std::string_view email, std::optional<std::string_view> update_to,
+                             std::optional<std::string_view> request_type, EpochMs now) const;
+  struct EmailToken {
+    std::string email;
+    std::optional<std::string> update_to;
+    std::optional<std::string> request_type;
+  };
+  //! Strict check (TK-05): HS256 only, signature, exp; kInvalidToken or kTokenExpired.
+  Result<EmailToken> VerifyEmailToken(std::string_view token, EpochMs now) const;
+  //! Mails a verification link for `email` to `to` (`callback` already resolved).
+  void SendVerificationLink(mail::Template t, std::string to, std::string_view email,
+                            std::optional<std::string_view> update_to, std::optional<std::string_view> request_type,
+                            std::string_view callback) const;
   //! A lease plus the caller's live session, for endpoints that need one (401 UNAUTHORIZED otherwise).
   struct Authenticated {
     db::Lease db;
@@ -137,6 +200,8 @@ class AuthService {
   int cpu_queue_limit_ = 256;
   http::OriginMatcher origins_;
   http::CorsPolicy cors_;
+  std::shared_ptr<Mailer> mailer_;
+  std::string prefix_;  // "/<db>/auth", set by RegisterRoutes
 };
 
 // Not a coroutine on purpose: g++ 12 destroys a class-type prvalue passed by value to a coroutine twice

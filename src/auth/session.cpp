@@ -2,9 +2,11 @@
 //! revoke-sessions, revoke-other-sessions, update-session.
 #include "auth/body.hpp"
 #include "auth/service.hpp"
+#include "auth/verification.hpp"
 #include "core/log.hpp"
 #include "crypto/encoding.hpp"
 #include "crypto/hash.hpp"
+#include "http/cookies.hpp"
 
 namespace pgwarden::auth {
 
@@ -12,6 +14,42 @@ asio::awaitable<Response> AuthService::GetSession(Request& req) {
   auto db = co_await Db(req);
   if (!db) co_return ErrorResponse(req, db.error());
   CurrentSession cur;
+  // The hand-off of sdk-contract §4 / §4.5: a verifier from a redirect (OAuth, magic link, verify-email) is
+  // exchanged, once, for its session's cookie in the app's own context.
+  if (auto verifier = req.Query("neon_auth_session_verifier"); verifier && !verifier->empty()) {
+    auto found = co_await ConsumeSessionVerifier(**db, *verifier, NowMs());
+    if (!found) co_return ErrorResponse(req, found.error());
+    if (!*found) co_return ErrorResponse(req, ErrorCode::kInvalidToken);
+    const std::string challenge_cookie = CookieName("session_challenge");
+    if (!(*found)->challenge_hash.empty()) {
+      // Bound to the browser that started the flow: its challenge cookie must come back with the verifier.
+      auto raw = req.Cookie(challenge_cookie);
+      if (!raw) raw = req.Cookie(CookieName("session_challange"));  // the SDK's legacy spelling
+      std::optional<std::string> challenge;
+      if (raw) {
+        if (auto decoded = crypto::UriComponentDecode(*raw)) challenge = crypto::VerifySignedCookieValue(cfg_.secret, *decoded);
+      }
+      if (!challenge || !crypto::ConstantTimeEquals(HashIdentifier(*challenge), (*found)->challenge_hash))
+        co_return ErrorResponse(req, ErrorCode::kInvalidToken);
+    }
+    const EpochMs now = NowMs();
+    if ((*found)->session.user.IsBanned(now)) co_return ErrorResponse(req, ErrorCode::kInvalidToken);
+    const auto& sw = (*found)->session;
+    Response res = Json(req, "{\"session\":" + SessionJson(sw.session) + ",\"user\":" + UserJson(sw.user) + "}");
+    SetSessionCookies(res, sw.session.token, false);
+    http::CookieAttributes expire;
+    expire.max_age = 0;
+    expire.secure = cfg_.secure_cookies;
+    if (cfg_.cookie_mode == config::CookieMode::kCrossSite) {
+      expire.same_site = "None";
+      expire.partitioned = true;
+    }
+    if (req.Cookie(challenge_cookie)) res.insert(http::bhttp::field::set_cookie, http::SetCookie(challenge_cookie, "", expire));
+    res.set("set-auth-jwt", MintUserJwt(sw.user, now));
+    res.set(http::bhttp::field::access_control_expose_headers, "set-auth-jwt, set-auth-token");
+    log::Info("auth.session_handoff", {{"user_id", sw.user.id}});
+    co_return res;
+  }
   auto lookup = co_await FindSession(req, **db, cur);
   if (!lookup) co_return ErrorResponse(req, lookup.error());
   if (*lookup == Lookup::kNone) co_return Json(req, "null");

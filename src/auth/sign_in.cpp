@@ -44,8 +44,12 @@ asio::awaitable<Response> AuthService::SignInEmail(Request& req) {
     co_return ErrorResponse(req, ErrorCode::kInvalidEmailOrPassword);
   }
   const EpochMs now = NowMs();
-  if (cfg_.require_email_verification && !found->user.email_verified)
+  if (cfg_.require_email_verification && !found->user.email_verified) {
+    // Only after the right password (EN-01); a fresh link goes out so the user can finish.
+    SendVerificationLink(mail::Template::kVerifyEmail, found->user.email, found->user.email, std::nullopt,
+                         std::nullopt, callback ? ResolveAppUrl(req, *callback) : std::string());
     co_return ErrorResponse(req, ErrorCode::kEmailNotVerified);
+  }
   if (found->user.IsBanned(now))
     co_return ErrorResponse(req, ErrorCode::kBannedUser);
 

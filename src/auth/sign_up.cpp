@@ -77,6 +77,9 @@ asio::awaitable<Response> AuthService::SignUpEmail(Request& req) {
   }
   const auto& [user, new_session] = *created;
   log::Info("auth.sign_up", {{"user_id", user.id}});
+  if (cfg_.send_verification_on_sign_up)
+    SendVerificationLink(mail::Template::kVerifyEmail, user.email, user.email, std::nullopt, std::nullopt,
+                         callback ? ResolveAppUrl(req, *callback) : std::string());
   std::string out = "{\"token\":";
   out += new_session ? JsonString(new_session->token) : "null";
   out += ",\"user\":" + UserJson(user) + "}";

@@ -1,5 +1,6 @@
 #include "auth/stores.hpp"
 
+#include "auth/verification.hpp"
 #include "core/json.hpp"
 
 namespace pgwarden::auth {
@@ -331,6 +332,108 @@ asio::awaitable<Result<std::vector<AccountRow>>> ListAccounts(Conn& c, std::stri
     out.push_back(std::move(a));
   }
   co_return out;
+}
+
+asio::awaitable<Result<std::optional<SessionWithUser>>> FindSessionById(Conn& c, std::string_view session_id) {
+  static const std::string sql = Concat({"SELECT ", kSessionCols, ", ", kUserCols,
+                                         " FROM neon_auth.session s JOIN neon_auth.\"user\" u ON u.id = s.\"userId\" "
+                                         "WHERE s.id::text = $1 AND s.\"expiresAt\" > now()"});
+  auto rows = co_await c.Query(sql, db::Params(session_id));
+  if (!rows) co_return rows.error();
+  if (rows->Empty()) co_return std::optional<SessionWithUser>();
+  co_return SessionWithUser{ReadSession(*rows, 0, 0), ReadUser(*rows, 0, 10)};
+}
+
+asio::awaitable<Result<std::optional<UserRow>>> FindUserById(Conn& c, std::string_view user_id) {
+  static const std::string sql = Concat({"SELECT ", kUserCols, " FROM neon_auth.\"user\" u WHERE u.id::text = $1"});
+  auto rows = co_await c.Query(sql, db::Params(user_id));
+  if (!rows) co_return rows.error();
+  if (rows->Empty()) co_return std::optional<UserRow>();
+  co_return std::optional<UserRow>(ReadUser(*rows, 0, 0));
+}
+
+asio::awaitable<Result<std::optional<UserRow>>> MarkEmailVerified(Conn& c, std::string_view user_id,
+                                                                  std::string_view expected_email,
+                                                                  std::optional<std::string_view> new_email,
+                                                                  EpochMs now) {
+  static const std::string sql = Concat(
+      {"UPDATE neon_auth.\"user\" u SET \"emailVerified\" = true, email = COALESCE($3, u.email), "
+       "\"updatedAt\" = $4::timestamptz WHERE u.id::text = $1 AND u.email = $2 "
+       "AND (NOT u.\"emailVerified\" OR $3::text IS NOT NULL) RETURNING ",
+       kUserCols});
+  const std::string now_s = FormatIso8601Ms(now);
+  auto rows = co_await c.Query(sql, db::Params(user_id, expected_email, new_email, now_s));
+  if (!rows) co_return rows.error();
+  if (rows->Empty()) co_return std::optional<UserRow>();
+  co_return std::optional<UserRow>(ReadUser(*rows, 0, 0));
+}
+
+asio::awaitable<Result<std::optional<ProvenUser>>> UpsertProvenUser(Conn& c, std::string_view email,
+                                                                    std::string_view name, bool create, EpochMs now) {
+  // One statement: the insert, or the promotion of an unverified row (its password account and sessions
+  // removed first), or the verified row as it is.
+  static const std::string sql = Concat(
+      {"WITH ins AS (INSERT INTO neon_auth.\"user\" (name, email, \"emailVerified\", \"createdAt\", \"updatedAt\", "
+       "\"isAnonymous\", role, banned) SELECT $2, $1, true, $3::timestamptz, $3::timestamptz, false, 'user', false "
+       "WHERE $4::bool ON CONFLICT (email) DO NOTHING RETURNING *), "
+       "ex AS (SELECT * FROM neon_auth.\"user\" WHERE email = $1 AND NOT EXISTS (SELECT 1 FROM ins)), "
+       "unproven AS (SELECT id FROM ex WHERE NOT \"emailVerified\"), "
+       "da AS (DELETE FROM neon_auth.account a USING unproven p WHERE a.\"userId\" = p.id "
+       "AND a.\"providerId\" = 'credential'), "
+       "ds AS (DELETE FROM neon_auth.session s USING unproven p WHERE s.\"userId\" = p.id), "
+       "upd AS (UPDATE neon_auth.\"user\" t SET \"emailVerified\" = true, \"updatedAt\" = $3::timestamptz "
+       "FROM unproven p WHERE t.id = p.id RETURNING t.*) "
+       "SELECT ", kUserCols, ", true FROM ins u UNION ALL SELECT ", kUserCols, ", false FROM upd u "
+       "UNION ALL SELECT ", kUserCols, ", false FROM ex u WHERE u.\"emailVerified\""});
+  const std::string now_s = FormatIso8601Ms(now);
+  auto rows = co_await c.Query(sql, db::Params(email, name, now_s, create ? "true" : "false"));
+  if (!rows) co_return rows.error();
+  if (rows->Empty()) co_return std::optional<ProvenUser>();
+  co_return std::optional<ProvenUser>(ProvenUser{ReadUser(*rows, 0, 0), rows->Bool(0, kUserColCount)});
+}
+
+namespace {
+// The credential password of the user in `uid` (a CTE with one column `id`), set or created; optional session
+// revocation and verification. Shared by SetPassword and ResetPasswordWithToken.
+constexpr const char* kSetPasswordTail =
+    "a AS (UPDATE neon_auth.account SET password = $2, \"updatedAt\" = $3::timestamptz "
+    "WHERE \"userId\" = (SELECT id FROM uid) AND \"providerId\" = 'credential' RETURNING 1), "
+    "i AS (INSERT INTO neon_auth.account (\"accountId\", \"providerId\", \"userId\", password, \"createdAt\", "
+    "\"updatedAt\") SELECT id::text, 'credential', id, $2, $3::timestamptz, $3::timestamptz FROM uid "
+    "WHERE NOT EXISTS (SELECT 1 FROM a)), "
+    "s AS (DELETE FROM neon_auth.session WHERE \"userId\" = (SELECT id FROM uid) AND $4::bool), "
+    "v AS (UPDATE neon_auth.\"user\" SET \"emailVerified\" = true, \"updatedAt\" = $3::timestamptz "
+    "WHERE id = (SELECT id FROM uid) AND $5::bool AND NOT \"emailVerified\") "
+    "SELECT id::text FROM uid";
+}  // namespace
+
+asio::awaitable<Result<void>> SetPassword(Conn& c, std::string_view user_id, std::string_view password_hash,
+                                          bool revoke_sessions, bool mark_verified, EpochMs now) {
+  static const std::string sql =
+      Concat({"WITH uid AS (SELECT id FROM neon_auth.\"user\" WHERE id::text = $1), ", kSetPasswordTail});
+  const std::string now_s = FormatIso8601Ms(now);
+  auto rows = co_await c.Query(sql, db::Params(user_id, password_hash, now_s, revoke_sessions ? "true" : "false",
+                                               mark_verified ? "true" : "false"));
+  if (!rows) co_return rows.error();
+  if (rows->Empty()) co_return MakeError(ErrorCode::kUserNotFound);
+  co_return Result<void>();
+}
+
+asio::awaitable<Result<std::optional<std::string>>> ResetPasswordWithToken(Conn& c, std::string_view identifier,
+                                                                           std::string_view password_hash,
+                                                                           bool revoke_sessions, EpochMs now) {
+  static const std::string sql = Concat(
+      {"WITH t AS (DELETE FROM neon_auth.verification WHERE identifier = ANY($1::text[]) "
+       "RETURNING value, \"expiresAt\" > $3::timestamptz AS live), "
+       "uid AS (SELECT u.id FROM neon_auth.\"user\" u JOIN t ON t.live AND u.id::text = t.value LIMIT 1), ",
+       kSetPasswordTail});
+  const std::string ids =
+      db::TextArrayLiteral(std::vector<std::string>{HashIdentifier(identifier), std::string(identifier)});
+  const std::string now_s = FormatIso8601Ms(now);
+  auto rows = co_await c.Query(sql, db::Params(ids, password_hash, now_s, revoke_sessions ? "true" : "false", "false"));
+  if (!rows) co_return rows.error();
+  if (rows->Empty()) co_return std::optional<std::string>();
+  co_return std::optional<std::string>(std::string(rows->Text(0, 0)));
 }
 
 }  // namespace pgwarden::auth

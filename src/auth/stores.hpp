@@ -85,6 +85,34 @@ struct UserWithPassword {
 using Conn = db::Connection;
 
 asio::awaitable<Result<std::optional<SessionWithUser>>> FindSessionByToken(Conn& c, std::string_view token);
+asio::awaitable<Result<std::optional<SessionWithUser>>> FindSessionById(Conn& c, std::string_view session_id);
+asio::awaitable<Result<std::optional<UserRow>>> FindUserById(Conn& c, std::string_view user_id);
+//! Marks the address verified; with `new_email`, the user's address becomes it (verified) at the same time.
+//! Only when the user still has `expected_email`, so a replayed or stale token changes nothing; nullopt then.
+//! A taken `new_email` fails with SQLSTATE 23505.
+asio::awaitable<Result<std::optional<UserRow>>> MarkEmailVerified(Conn& c, std::string_view user_id,
+                                                                  std::string_view expected_email,
+                                                                  std::optional<std::string_view> new_email,
+                                                                  EpochMs now);
+//! A user proven to own the address by a code or a link (email OTP, magic link): created verified when absent
+//! (`create`), or, when present but unverified, stripped of its password account and sessions (which nobody
+//! proved to own: Better Auth's revokeUnprovenAccountAccess) and marked verified. nullopt when absent and not
+//! `create`. `created` tells which.
+struct ProvenUser {
+  UserRow user;
+  bool created = false;
+};
+asio::awaitable<Result<std::optional<ProvenUser>>> UpsertProvenUser(Conn& c, std::string_view email,
+                                                                    std::string_view name, bool create, EpochMs now);
+//! Sets (or creates) the credential password; with `revoke_sessions`, every session of the user ends; with
+//! `mark_verified`, the address is marked verified. Atomic.
+asio::awaitable<Result<void>> SetPassword(Conn& c, std::string_view user_id, std::string_view password_hash,
+                                          bool revoke_sessions, bool mark_verified, EpochMs now);
+//! Consumes a reset token (hashed or plain identifier) and sets the password in one statement: exactly one of N
+//! parallel uses of a token succeeds (TK-03). The user id, or nullopt for an unknown/used/expired token.
+asio::awaitable<Result<std::optional<std::string>>> ResetPasswordWithToken(Conn& c, std::string_view identifier,
+                                                                           std::string_view password_hash,
+                                                                           bool revoke_sessions, EpochMs now);
 asio::awaitable<Result<std::optional<UserWithPassword>>> FindUserByEmail(Conn& c, std::string_view email);
 asio::awaitable<Result<std::optional<std::string>>> FindPasswordHash(Conn& c, std::string_view user_id);
 asio::awaitable<Result<bool>> EmailExists(Conn& c, std::string_view email);

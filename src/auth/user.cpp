@@ -2,9 +2,12 @@
 //! list-accounts.
 #include "auth/body.hpp"
 #include "auth/service.hpp"
+#include "auth/verification.hpp"
 #include "core/log.hpp"
 #include "core/text.hpp"
+#include "crypto/encoding.hpp"
 #include "crypto/password.hpp"
+#include "crypto/random.hpp"
 
 namespace pgwarden::auth {
 namespace {
@@ -139,7 +142,10 @@ asio::awaitable<Response> AuthService::DeleteUser(Request& req) {
   if (!body) co_return ErrorResponse(req, body.error());
   BodyReader in(*body);
   const auto password = in.OptionalString("password");
+  const auto token = in.OptionalString("token");
+  const auto callback = in.OptionalUrl("callbackURL");
   if (!in.Ok()) co_return ErrorResponse(req, in.Failure());
+  if (callback && !IsAllowedRedirect(*callback)) co_return ErrorResponse(req, ErrorCode::kInvalidCallbackUrl);
   CurrentSession cur;
   std::optional<std::string> stored;
   {
@@ -158,7 +164,31 @@ asio::awaitable<Response> AuthService::DeleteUser(Request& req) {
     auto cpu_task = [pw, stored] { return CheckPassword(pw, stored); };
     const bool ok = co_await OnCpu(std::move(cpu_task));
     if (!ok) co_return ErrorResponse(req, ErrorCode::kInvalidPassword);
-  } else if (!IsFresh(cur.session, now)) {
+  }
+  if (token && !token->empty()) {
+    // The mailed token given back in the body (Better Auth): the same check as the callback.
+    auto db = co_await Db(req);
+    if (!db) co_return ErrorResponse(req, db.error());
+    auto used = co_await ConsumeVerification(**db, "delete-account-" + std::string(*token), now,
+                                             std::string_view(cur.user.id));
+    if (!used) co_return ErrorResponse(req, used.error());
+    if (!*used) co_return ErrorResponse(req, ErrorCode::kInvalidTokenNotFound);
+  } else if (cfg_.delete_user_verification) {
+    // Deletion waits for the owner of the address to confirm by mail.
+    const std::string secret = crypto::RandomString(32, "abcdefghijklmnopqrstuvwxyz0123456789");
+    auto db = co_await Db(req);
+    if (!db) co_return ErrorResponse(req, db.error());
+    auto saved = co_await InsertVerification(**db, "delete-account-" + secret, cur.user.id,
+                                             now + cfg_.delete_user_token_ttl_s * 1000, now);
+    if (!saved) co_return ErrorResponse(req, saved.error());
+    mail::TemplateVars vars;
+    vars.url = AuthUrl("/delete-user/callback") + "?token=" + secret + "&callbackURL=" +
+               crypto::UriComponentEncode(callback ? ResolveAppUrl(req, *callback) : std::string("/"));
+    vars.expires_minutes = static_cast<int>((cfg_.delete_user_token_ttl_s + 59) / 60);
+    SendMail(mail::Template::kDeleteAccount, cur.user.email, std::move(vars));
+    log::Info("auth.delete_requested", {{"user_id", cur.user.id}});
+    co_return Json(req, "{\"success\":true,\"message\":\"Verification email sent\"}");
+  } else if (!password && !IsFresh(cur.session, now)) {
     // Without the password, only a recent sign-in may delete the account (SE-06).
     co_return ErrorResponse(req, ErrorCode::kSessionNotFresh);
   }
@@ -168,6 +198,31 @@ asio::awaitable<Response> AuthService::DeleteUser(Request& req) {
   if (!del) co_return ErrorResponse(req, del.error());
   log::Info("auth.user_deleted", {{"user_id", cur.user.id}});
   Response res = Json(req, "{\"success\":true,\"message\":\"User deleted\"}");
+  ExpireSessionCookies(res);
+  co_return res;
+}
+
+asio::awaitable<Response> AuthService::DeleteUserCallback(Request& req) {
+  auto callback = QueryRedirect(req, "callbackURL", ErrorCode::kInvalidCallbackUrl);
+  if (!callback) co_return ErrorResponse(req, callback.error());
+  const auto token = req.Query("token");
+  if (!token) co_return ErrorResponse(req, ErrorCode::kValidationError,
+                                      "[query.token] Invalid input: expected string, received undefined");
+  auto db = co_await Db(req);
+  if (!db) co_return ErrorResponse(req, db.error());
+  CurrentSession cur;
+  auto lookup = co_await FindSession(req, **db, cur);
+  if (!lookup) co_return ErrorResponse(req, lookup.error());
+  // The link only works in a browser signed in as the account's owner (Better Auth).
+  if (*lookup != Lookup::kFound) co_return ErrorResponse(req, ErrorCode::kFailedToGetUserInfo);
+  auto used = co_await ConsumeVerification(**db, "delete-account-" + *token, NowMs(), std::string_view(cur.user.id));
+  if (!used) co_return ErrorResponse(req, used.error());
+  if (!*used) co_return ErrorResponse(req, ErrorCode::kInvalidTokenNotFound);
+  auto del = co_await auth::DeleteUser(**db, cur.user.id);
+  if (!del) co_return ErrorResponse(req, del.error());
+  log::Info("auth.user_deleted", {{"user_id", cur.user.id}});
+  Response res = callback->empty() ? Json(req, "{\"success\":true,\"message\":\"User deleted\"}")
+                                   : Redirect(req, AbsoluteUrl(*callback));
   ExpireSessionCookies(res);
   co_return res;
 }

@@ -373,6 +373,43 @@ LoadResult Load(const std::map<std::string, std::string>& env, bool require_data
     errors.push_back("PGWARDEN_MIN_PASSWORD_LENGTH: larger than PGWARDEN_MAX_PASSWORD_LENGTH");
   src.Int({"PGWARDEN_HASH_THREADS"}, c.auth.hash_threads, 0, 64);
 
+  // E-mail flows and delivery.
+  auto& a = c.auth;
+  a.send_verification_on_sign_up = a.require_email_verification;
+  src.Bool({"PGWARDEN_SEND_VERIFICATION_ON_SIGN_UP"}, a.send_verification_on_sign_up);
+  constexpr long long kDay = 24 * 3600;
+  src.Int({"PGWARDEN_EMAIL_VERIFICATION_TTL"}, a.email_verification_ttl_s, 1, 30 * kDay);
+  src.Int({"PGWARDEN_RESET_PASSWORD_TTL"}, a.reset_password_ttl_s, 1, 7 * kDay);
+  src.Bool({"PGWARDEN_REVOKE_SESSIONS_ON_PASSWORD_RESET"}, a.revoke_sessions_on_password_reset);
+  src.Int({"PGWARDEN_EMAIL_OTP_TTL"}, a.otp_ttl_s, 1, 3600);
+  src.Int({"PGWARDEN_EMAIL_OTP_ATTEMPTS"}, a.otp_attempts, 1, 100);
+  src.Int({"PGWARDEN_EMAIL_OTP_RESEND_INTERVAL"}, a.otp_resend_interval_s, 0, 3600);
+  src.Bool({"PGWARDEN_EMAIL_OTP_VERIFY_CURRENT_EMAIL"}, a.otp_verify_current_email);
+  src.Int({"PGWARDEN_MAGIC_LINK_TTL"}, a.magic_link_ttl_s, 1, kDay);
+  src.Bool({"PGWARDEN_MAGIC_LINK_SIGN_UP"}, a.magic_link_sign_up);
+  src.Bool({"PGWARDEN_DELETE_USER_VERIFICATION"}, a.delete_user_verification);
+  src.Int({"PGWARDEN_DELETE_USER_TOKEN_TTL"}, a.delete_user_token_ttl_s, 1, 30 * kDay);
+  if (auto v = src.Get({"PGWARDEN_APP_NAME"})) a.app_name = *v;
+  if (a.app_name.find_first_of("\r\n<>\"") != std::string::npos)
+    errors.push_back("PGWARDEN_APP_NAME: must not contain line breaks, '<', '>' or '\"'");
+  c.mail.smtp_url = src.Get({"PGWARDEN_SMTP_URL"}).value_or("");
+  if (!c.mail.smtp_url.empty() && !StartsWith(c.mail.smtp_url, "smtp://") && !StartsWith(c.mail.smtp_url, "smtps://"))
+    errors.push_back("PGWARDEN_SMTP_URL: expected smtp://[user:password@]host[:port] or smtps://...");
+  c.mail.smtp_ca_file = src.Get({"PGWARDEN_SMTP_CA_FILE"}).value_or("");
+  src.Bool({"PGWARDEN_MAIL_CONSOLE"}, c.mail.console);
+  c.mail.templates_dir = src.Get({"PGWARDEN_EMAIL_TEMPLATES"}).value_or("");
+  if (auto v = src.Get({"PGWARDEN_EMAIL_FROM"})) {
+    c.mail.from = *v;
+  } else {
+    std::string host = "localhost";
+    if (const auto origin = OriginOf(c.auth.base_url)) {
+      host = origin->substr(origin->find("://") + 3);
+      if (const auto colon = host.rfind(':'); colon != std::string::npos && host.find(']') == std::string::npos)
+        host = host.substr(0, colon);
+    }
+    c.mail.from = a.app_name + " <no-reply@" + host + ">";
+  }
+
   ReadDataApi(src, c.data_api, errors);
 
   if (auto v = src.Get({"PGWARDEN_LOG_LEVEL"})) {

@@ -51,6 +51,30 @@ struct AuthConfig {
   int min_password_length = 8;
   int max_password_length = 128;
   int hash_threads = 0;                   //!< 0 = one per core
+
+  // ---- e-mail flows (issue 4); lifetimes in seconds ----
+  bool send_verification_on_sign_up = false;       //!< default: = require_email_verification
+  std::int64_t email_verification_ttl_s = 3600;    //!< Better Auth's emailVerification.expiresIn
+  std::int64_t reset_password_ttl_s = 3600;        //!< resetPasswordTokenExpiresIn
+  bool revoke_sessions_on_password_reset = true;   //!< Better Auth: off by default; TK-04 wants it on
+  std::int64_t otp_ttl_s = 300;
+  int otp_attempts = 3;
+  std::int64_t otp_resend_interval_s = 60;         //!< 0 = a new code on every request
+  bool otp_verify_current_email = false;           //!< email-otp changeEmail.verifyCurrentEmail
+  std::int64_t magic_link_ttl_s = 300;
+  bool magic_link_sign_up = true;                  //!< magic links may create users
+  bool delete_user_verification = false;           //!< delete-user mails a confirmation link first
+  std::int64_t delete_user_token_ttl_s = 24 * 3600;
+  std::string app_name = "pgwarden";               //!< {{app_name}} in the mail templates
+};
+
+//! Outgoing mail. Without an SMTP URL messages are printed (pgwarden dev) or dropped with a warning (serve).
+struct MailConfig {
+  std::string smtp_url;        //!< PGWARDEN_SMTP_URL (smtp:// or smtps://); holds the password: never logged
+  std::string smtp_ca_file;    //!< PGWARDEN_SMTP_CA_FILE: extra trust anchor (tests, private relays)
+  bool console = false;        //!< PGWARDEN_MAIL_CONSOLE: print messages to stdout (set by `pgwarden dev`)
+  std::string from;            //!< PGWARDEN_EMAIL_FROM; default "<app name> <no-reply@<base URL host>>"
+  std::string templates_dir;   //!< PGWARDEN_EMAIL_TEMPLATES: folder of template overrides
 };
 
 //! The Data API's settings, named as PostgREST's (PGRST_*), also accepted as PGWARDEN_DATA_API_* where noted.
@@ -91,6 +115,7 @@ struct Config {
   DataApiSettings data_api;
   HttpConfig http;
   AuthConfig auth;
+  MailConfig mail;
   std::string log_level = "info";
 };
 

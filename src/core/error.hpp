@@ -54,6 +54,20 @@ enum class ErrorCode {
   kUserAlreadyHasPassword,
   kNotFound,
   kPayloadTooLarge,
+  // e-mail flows (issue 4)
+  kTokenExpired,
+  kInvalidUser,
+  kInvalidTokenBadRequest,  //!< INVALID_TOKEN with 400 (reset-password), as Better Auth
+  kInvalidTokenNotFound,    //!< INVALID_TOKEN with 404 (delete-user/callback)
+  kFailedToGetUserInfo,
+  kEmailMismatch,
+  kEmailIsTheSame,
+  kEmailAlreadyInUse,
+  kInvalidOtp,
+  kOtpExpired,
+  kTooManyAttempts,
+  kInvalidOtpType,
+  kOtpRequiredForCurrentEmail,
   // infrastructure
   kServiceUnavailable,
   kDatabase,
