@@ -1,6 +1,7 @@
 #include "auth/body.hpp"
 
 #include "core/text.hpp"
+#include "http/request.hpp"
 
 namespace pgwarden::auth {
 
@@ -17,6 +18,24 @@ std::string_view TypeName(const json::value* v) {
     case json::kind::object: return "object";
   }
   return "unknown";
+}
+
+int Utf16Length(std::string_view utf8) {
+  int n = 0;
+  for (const char ch : utf8) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c & 0xC0) != 0x80) n += (c >= 0xF0) ? 2 : 1;  // astral code points are 2 UTF-16 units
+  }
+  return n;
+}
+
+bool QueryRepeated(std::string_view query, std::string_view name) {
+  int seen = 0;
+  for (const auto part : Split(query, '&')) {
+    const auto key = part.substr(0, part.find('='));
+    if (key == name || http::FormDecode(key) == std::optional<std::string>(std::string(name))) ++seen;
+  }
+  return seen > 1;
 }
 
 void BodyReader::Issue(std::string_view key, std::string message) {

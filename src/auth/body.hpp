@@ -44,4 +44,11 @@ class BodyReader {
 //! zod's name for a JSON value's type ("undefined" for absent).
 std::string_view TypeName(const json::value* v);
 
+//! Length in UTF-16 code units, as JavaScript (and so Better Auth's password rules) counts it.
+int Utf16Length(std::string_view utf8);
+
+//! True when the query string names `name` more than once: an array to Better Auth's schemas, never one of the
+//! values picked silently (CS-04).
+bool QueryRepeated(std::string_view query, std::string_view name);
+
 }  // namespace pgwarden::auth

@@ -11,9 +11,6 @@
 //! Codes are stored hashed under "<type>-otp-<email>" (verification.hpp): a new code replaces the old one (TK-07),
 //! one younger than the resend interval is not replaced (429), 3 wrong answers kill a code (RL-06), a good one is
 //! consumed exactly once (TK-03), and a code of one type never serves another (TK-02).
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/this_coro.hpp>
-
 #include "auth/body.hpp"
 #include "auth/service.hpp"
 #include "auth/verification.hpp"
@@ -87,59 +84,14 @@ mail::TemplateVars CodeVars(std::string code, std::int64_t ttl_s) {
   return vars;
 }
 
-// Better Auth counts password length in UTF-16 code units.
-int Utf16Length(std::string_view s) {
-  int n = 0;
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if ((c & 0xC0) != 0x80) n += (c >= 0xF0) ? 2 : 1;
-  }
-  return n;
-}
 
 // Logging helpers: no initializer_list inside the coroutines (g++ 12).
 void LogUser(std::string_view event, std::string_view user_id) { log::Info(event, {{"user_id", user_id}}); }
 void LogCodeIssued(std::string_view type) { log::Info("auth.otp_issued", {{"type", type}}); }
-void LogMailJobFailed(std::string_view what) { log::Warn("auth.otp_mail_failed", {{"message", what}}); }
 void LogSignInFailed(OtpCheck check) {
   log::Info("auth.sign_in_otp_failed", {{"reason", check == OtpCheck::kExpired           ? "expired"
                                                    : check == OtpCheck::kTooManyAttempts ? "too_many_attempts"
                                                                                          : "invalid"}});
-}
-
-// A code mail that goes only where an account exists for `lookup` (or, with `if_exists` false, where none does).
-// Decided after the response, so the answer and its timing are the same for every address (EN-02).
-struct CodeMail {
-  int worker = 0;
-  std::string lookup;
-  bool if_exists = true;
-  mail::Template tmpl = mail::Template::kOtpEmailVerification;
-  std::string to;
-  mail::TemplateVars vars;
-};
-
-// A free coroutine (not a capturing lambda): its parameters live in its own frame, which outlives the request.
-asio::awaitable<void> SendCodeMail(AuthService* service, CodeMail job) {
-  auto conn = co_await service->DbFor(job.worker);
-  if (!conn) {
-    LogMailJobFailed(conn.error().Message());
-    co_return;
-  }
-  auto found = co_await FindUserByEmail(**conn, job.lookup);
-  if (!found) {
-    LogMailJobFailed(found.error().Message());
-    co_return;
-  }
-  if (found->has_value() == job.if_exists) service->SendMail(job.tmpl, std::move(job.to), std::move(job.vars));
-}
-
-void OnCodeMailDone(std::exception_ptr e) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    LogMailJobFailed(ex.what());
-  }
 }
 
 // 429 for a code asked again within the resend interval (TK-07); the old code stays valid.
@@ -186,9 +138,8 @@ asio::awaitable<Response> AuthService::SendVerificationOtp(Request& req) {
     // Sign-in creates the account: every address gets its code (Better Auth, disableSignUp off).
     SendMail(mail::Template::kOtpSignIn, email, CodeVars(std::move(code), cfg_.otp_ttl_s));
   } else {
-    CodeMail job{req.worker, email, true, CodeTemplate(type), email, CodeVars(std::move(code), cfg_.otp_ttl_s)};
-    auto ex = co_await asio::this_coro::executor;
-    asio::co_spawn(ex, SendCodeMail(this, std::move(job)), OnCodeMailDone);
+    MailAfterLookup(req.worker, email, MailIf::kAccountExists, CodeTemplate(type), email,
+                    CodeVars(std::move(code), cfg_.otp_ttl_s));
   }
   co_return Json(req, "{\"success\":true}");
 }
@@ -304,19 +255,12 @@ asio::awaitable<Response> AuthService::SignInEmailOtp(Request& req) {
   // The code proves the mailbox: an absent user is created verified, an unverified one loses the password and
   // sessions nobody proved to own (revokeUnprovenAccountAccess) and becomes verified.
   const std::string_view display_name = name ? *name : std::string_view();
-  auto proven = co_await UpsertProvenUser(**db, email, display_name, /*create=*/true, now);
+  auto proven = co_await UpsertProvenUser(**db, email, display_name, image, /*create=*/true, now);
   if (!proven) co_return ErrorResponse(req, proven.error());
   if (!*proven) co_return ErrorResponse(req, ErrorCode::kFailedToCreateUser);
   UserRow user = std::move((*proven)->user);
   if ((*proven)->created) {
     LogUser("auth.sign_up_otp", user.id);
-    if (image) {  // only for a new account, as Better Auth
-      const std::optional<std::string_view> no_name;
-      const std::optional<std::optional<std::string_view>> new_image(std::in_place, *image);
-      auto updated = co_await UpdateUserProfile(**db, user.id, no_name, new_image, now);
-      if (!updated) co_return ErrorResponse(req, updated.error());
-      user = std::move(*updated);
-    }
   }
   if (user.IsBanned(now)) co_return ErrorResponse(req, ErrorCode::kBannedUser);
   auto session = co_await CreateSessionFor(req, **db, user.id);
@@ -352,10 +296,8 @@ asio::awaitable<Response> AuthService::RequestPasswordResetOtp(Request& req) {
     if (!issued->issued) co_return RetryLater(*this, req, issued->retry_after_s);
   }
   LogCodeIssued("forget-password");
-  CodeMail job{req.worker, email, true, mail::Template::kOtpForgetPassword, email,
-               CodeVars(std::move(code), cfg_.otp_ttl_s)};
-  auto ex = co_await asio::this_coro::executor;
-  asio::co_spawn(ex, SendCodeMail(this, std::move(job)), OnCodeMailDone);
+  MailAfterLookup(req.worker, email, MailIf::kAccountExists, mail::Template::kOtpForgetPassword, email,
+                  CodeVars(std::move(code), cfg_.otp_ttl_s));
   co_return Json(req, "{\"success\":true}");
 }
 
@@ -374,11 +316,7 @@ asio::awaitable<Response> AuthService::ResetPasswordOtp(Request& req) {
   const std::string email = AsciiLower(email_raw);
   if (!IsValidEmail(email)) co_return ErrorResponse(req, ErrorCode::kInvalidEmail);
   // The password rules before the code: a refused password must not burn the code (Better Auth checks after).
-  if (static_cast<int>(password.size()) > cfg_.max_password_length * 4)
-    co_return ErrorResponse(req, ErrorCode::kPasswordTooLong);
-  const int len = Utf16Length(password);
-  if (len < cfg_.min_password_length) co_return ErrorResponse(req, ErrorCode::kPasswordTooShort);
-  if (len > cfg_.max_password_length) co_return ErrorResponse(req, ErrorCode::kPasswordTooLong);
+  if (auto ok = CheckPasswordLength(password); !ok) co_return ErrorResponse(req, ok.error());
   if (!CpuAvailable()) co_return ErrorResponse(req, ErrorCode::kServiceUnavailable, "password hashing queue full");
 
   UserRow user;
@@ -449,9 +387,8 @@ asio::awaitable<Response> AuthService::RequestEmailChangeOtp(Request& req) {
   // A taken address gets the same answer and no mail (EN-03).
   mail::TemplateVars vars = CodeVars(std::move(code), cfg_.otp_ttl_s);
   vars.new_email = new_email;
-  CodeMail job{req.worker, new_email, /*if_exists=*/false, mail::Template::kOtpChangeEmail, new_email, std::move(vars)};
-  auto ex = co_await asio::this_coro::executor;
-  asio::co_spawn(ex, SendCodeMail(this, std::move(job)), OnCodeMailDone);
+  MailAfterLookup(req.worker, new_email, MailIf::kNoAccount, mail::Template::kOtpChangeEmail, new_email,
+                  std::move(vars));
   co_return Json(req, "{\"success\":true}");
 }
 

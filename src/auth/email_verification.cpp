@@ -4,8 +4,6 @@
 //!   POST /change-email {newEmail, callbackURL?}          -> confirmation to the old address first (TK-06)
 //! The token is Better Auth's stateless HS256 JWT (compatible both ways), bound to the user's current address.
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/this_coro.hpp>
 
 #include "auth/body.hpp"
 #include "auth/service.hpp"
@@ -68,12 +66,7 @@ Response AuthService::Redirect(const Request& req, const std::string& location) 
 }
 
 Result<std::string> AuthService::QueryRedirect(const Request& req, std::string_view name, ErrorCode invalid) const {
-  int seen = 0;
-  for (const auto part : Split(req.query, '&')) {
-    const auto key = part.substr(0, part.find('='));
-    if (key == name || http::FormDecode(key) == std::optional<std::string>(std::string(name))) ++seen;
-  }
-  if (seen > 1)
+  if (QueryRepeated(req.query, name))
     return MakeError(ErrorCode::kValidationError,
                      "[query." + std::string(name) + "] Invalid input: expected string, received array");
   const auto v = req.Query(name);
@@ -149,44 +142,73 @@ Result<AuthService::EmailToken> AuthService::VerifyEmailToken(std::string_view t
   return out;
 }
 
-void AuthService::SendVerificationLink(mail::Template t, std::string to, std::string_view email,
-                                       std::optional<std::string_view> update_to,
-                                       std::optional<std::string_view> request_type, std::string_view callback) const {
-  const EpochMs now = NowMs();
-  const std::string token = MintEmailToken(email, update_to, request_type, now);
+mail::TemplateVars AuthService::VerificationLinkVars(std::string_view email, std::optional<std::string_view> update_to,
+                                                     std::optional<std::string_view> request_type,
+                                                     std::string_view callback) const {
+  const std::string token = MintEmailToken(email, update_to, request_type, NowMs());
   mail::TemplateVars vars;
   vars.email = std::string(email);
   if (update_to) vars.new_email = std::string(*update_to);
   vars.url = AuthUrl("/verify-email") + "?token=" + token +
              "&callbackURL=" + crypto::UriComponentEncode(callback.empty() ? std::string_view("/") : callback);
   vars.expires_minutes = static_cast<int>((cfg_.email_verification_ttl_s + 59) / 60);
-  SendMail(t, std::move(to), std::move(vars));
+  return vars;
+}
+
+namespace {
+// What a deferred mail needs, by value (its frame outlives the request).
+struct DeferredMail {
+  int worker = 0;
+  std::string lookup;
+  AuthService::MailIf condition = AuthService::MailIf::kAccountExists;
+  mail::Template tmpl = mail::Template::kVerifyEmail;
+  std::string to;
+  mail::TemplateVars vars;
+};
+
+void LogDeferredFailure(std::string_view what) { log::Warn("auth.deferred_mail_failed", {{"message", what}}); }
+
+// A free coroutine, not a capturing lambda: a lambda's captures would die with the handler's frame.
+asio::awaitable<void> MailAfterLookupTask(AuthService* self, DeferredMail j) {
+  auto conn = co_await self->DbFor(j.worker);
+  if (!conn) {
+    LogDeferredFailure(conn.error().Message());
+    co_return;
+  }
+  auto found = co_await FindUserByEmail(**conn, j.lookup);
+  if (!found) {
+    LogDeferredFailure(found.error().Message());
+    co_return;
+  }
+  bool send = false;
+  switch (j.condition) {
+    case AuthService::MailIf::kAccountExists: send = found->has_value(); break;
+    case AuthService::MailIf::kNoAccount: send = !found->has_value(); break;
+    case AuthService::MailIf::kUnverifiedAccount: send = *found && !(*found)->user.email_verified; break;
+  }
+  if (send) self->SendMail(j.tmpl, std::move(j.to), std::move(j.vars));
+}
+
+void OnDeferredDone(std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    LogDeferredFailure(ex.what());
+  }
+}
+}  // namespace
+
+void AuthService::MailAfterLookup(int worker, std::string lookup, MailIf condition, mail::Template t, std::string to,
+                                  mail::TemplateVars vars) {
+  DeferredMail job{worker, std::move(lookup), condition, t, std::move(to), std::move(vars)};
+  asio::co_spawn(pools_[static_cast<size_t>(worker)]->Executor(), MailAfterLookupTask(this, std::move(job)),
+                 OnDeferredDone);
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // POST /send-verification-email
 
-namespace {
-// What the background part of an anonymous send-verification-email needs (passed by value, named: g++ 12).
-struct VerificationJob {
-  int worker = 0;
-  std::string email;
-  std::string callback;
-};
-
-// A free coroutine (not a capturing lambda: its captures would die with the handler's frame).
-asio::awaitable<void> SendVerificationInBackground(AuthService* self, VerificationJob j) {
-  auto conn = co_await self->DbFor(j.worker);
-  if (!conn) co_return;
-  auto found = co_await FindUserByEmail(**conn, j.email);
-  if (!found) {
-    log::Warn("auth.verification_lookup_failed", {{"message", found.error().message}});
-    co_return;
-  }
-  if (*found && !(*found)->user.email_verified)
-    self->SendVerificationLink(mail::Template::kVerifyEmail, j.email, j.email, std::nullopt, std::nullopt, j.callback);
-}
-}  // namespace
 
 asio::awaitable<Response> AuthService::SendVerificationEmail(Request& req) {
   if (auto ok = CheckOrigin(req, false); !ok) co_return ErrorResponse(req, ok.error());
@@ -213,9 +235,8 @@ asio::awaitable<Response> AuthService::SendVerificationEmail(Request& req) {
   }
   // Without a session the answer is the same for every address and leaves before the lookup (EN-02): the
   // lookup and the mail happen after the response, on this io thread.
-  VerificationJob job{req.worker, email, resolved};
-  asio::co_spawn(co_await asio::this_coro::executor, SendVerificationInBackground(this, std::move(job)),
-                 asio::detached);
+  MailAfterLookup(req.worker, email, MailIf::kUnverifiedAccount, mail::Template::kVerifyEmail, email,
+                  VerificationLinkVars(email, std::nullopt, std::nullopt, resolved));
   co_return Json(req, "{\"status\":true}");
 }
 

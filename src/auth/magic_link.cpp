@@ -7,9 +7,6 @@
 //!           errorCallbackURL?error=…
 //! Tokens: 32 letters [A-Za-z] (≈182 bits), stored hashed (TK-01) with the address, single use (atomic consume,
 //! TK-03), 5 minutes by default.
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/this_coro.hpp>
-
 #include "auth/body.hpp"
 #include "auth/service.hpp"
 #include "auth/verification.hpp"
@@ -25,39 +22,6 @@ constexpr std::string_view kLetters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmno
 
 void LogUser(std::string_view event, std::string_view user_id) { log::Info(event, {{"user_id", user_id}}); }
 void LogVerifyFailed(std::string_view reason) { log::Info("auth.magic_link_failed", {{"reason", reason}}); }
-void LogMailJobFailed(std::string_view what) { log::Warn("auth.magic_link_mail_failed", {{"message", what}}); }
-
-// The link mail when sign-up by link is off: only an existing account gets it, decided after the response so
-// the answer and its timing are the same for every address (EN-02).
-struct LinkMail {
-  int worker = 0;
-  std::string email;
-  mail::TemplateVars vars;
-};
-
-// A free coroutine (not a capturing lambda): its parameters live in its own frame, which outlives the request.
-asio::awaitable<void> SendLinkIfKnown(AuthService* service, LinkMail job) {
-  auto conn = co_await service->DbFor(job.worker);
-  if (!conn) {
-    LogMailJobFailed(conn.error().Message());
-    co_return;
-  }
-  auto found = co_await FindUserByEmail(**conn, job.email);
-  if (!found) {
-    LogMailJobFailed(found.error().Message());
-    co_return;
-  }
-  if (*found) service->SendMail(mail::Template::kMagicLink, std::move(job.email), std::move(job.vars));
-}
-
-void OnLinkMailDone(std::exception_ptr e) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    LogMailJobFailed(ex.what());
-  }
-}
 
 // The stored value, Better Auth's JSON.stringify({email, name}) (name left out when absent).
 std::string LinkValue(std::string_view email, std::optional<std::string_view> name) {
@@ -90,15 +54,6 @@ std::optional<LinkPayload> ParseLinkValue(std::string_view value) {
   return out;
 }
 
-// A query parameter given twice is an array to Better Auth's schema (CS-04: never silently pick one).
-bool QueryRepeated(std::string_view query, std::string_view name) {
-  int seen = 0;
-  for (const auto part : Split(query, '&')) {
-    const auto key = part.substr(0, part.find('='));
-    if (key == name || http::FormDecode(key) == std::optional<std::string>(std::string(name))) ++seen;
-  }
-  return seen > 1;
-}
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------------------
@@ -154,9 +109,7 @@ asio::awaitable<Response> AuthService::SignInMagicLink(Request& req) {
     // The link may create the account: every address gets it.
     SendMail(mail::Template::kMagicLink, email, std::move(vars));
   } else {
-    LinkMail job{req.worker, email, std::move(vars)};
-    auto ex = co_await asio::this_coro::executor;
-    asio::co_spawn(ex, SendLinkIfKnown(this, std::move(job)), OnLinkMailDone);
+    MailAfterLookup(req.worker, email, MailIf::kAccountExists, mail::Template::kMagicLink, email, std::move(vars));
   }
   co_return Json(req, "{\"status\":true}");
 }
@@ -200,7 +153,7 @@ asio::awaitable<Response> AuthService::VerifyMagicLink(Request& req) {
   if (!payload) co_return fail("INVALID_TOKEN");
   // The link proves the mailbox: an absent user is created verified (when sign-up by link is on), an unverified
   // one loses the password and sessions nobody proved to own (revokeUnprovenAccountAccess).
-  auto proven = co_await UpsertProvenUser(**db, payload->email, payload->name, cfg_.magic_link_sign_up, now);
+  auto proven = co_await UpsertProvenUser(**db, payload->email, payload->name, std::nullopt, cfg_.magic_link_sign_up, now);
   if (!proven) co_return ErrorResponse(req, proven.error());
   if (!*proven) co_return fail("new_user_signup_disabled");
   const UserRow& user = (*proven)->user;

@@ -61,15 +61,6 @@ asio::awaitable<void> RequestResetInBackground(AuthService* self, ResetJob j) {
   log::Info("auth.reset_requested", {{"known", "true"}, {"user_id", user_id}});
 }
 
-// Better Auth counts password length in UTF-16 code units.
-int Utf16Units(std::string_view s) {
-  int n = 0;
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if ((c & 0xC0) != 0x80) n += (c >= 0xF0) ? 2 : 1;
-  }
-  return n;
-}
 }  // namespace
 
 asio::awaitable<Response> AuthService::RequestPasswordReset(Request& req) {
@@ -112,9 +103,7 @@ asio::awaitable<Response> AuthService::ResetPassword(Request& req) {
   if (!in.Ok()) co_return ErrorResponse(req, in.Failure());
   std::string token = body_token && !body_token->empty() ? std::string(*body_token) : req.Query("token").value_or("");
   if (token.empty() || token.size() > 256) co_return ErrorResponse(req, ErrorCode::kInvalidTokenBadRequest);
-  const int units = Utf16Units(new_password);
-  if (units < cfg_.min_password_length) co_return ErrorResponse(req, ErrorCode::kPasswordTooShort);
-  if (units > cfg_.max_password_length) co_return ErrorResponse(req, ErrorCode::kPasswordTooLong);
+  if (auto ok = CheckPasswordLength(new_password); !ok) co_return ErrorResponse(req, ok.error());
   // Hash first: the token is consumed only together with the new password, in one statement.
   if (!CpuAvailable()) co_return ErrorResponse(req, ErrorCode::kServiceUnavailable, "password hashing queue full");
   const std::string pw(new_password);

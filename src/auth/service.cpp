@@ -240,6 +240,15 @@ Result<void> AuthService::CheckOrigin(const Request& req, bool login) const {
   return {};
 }
 
+Result<void> AuthService::CheckPasswordLength(std::string_view password) const {
+  // Bytes first: an oversized input is refused before it is even counted (long-password DoS).
+  if (static_cast<int>(password.size()) > cfg_.max_password_length * 4) return MakeError(ErrorCode::kPasswordTooLong);
+  const int units = Utf16Length(password);
+  if (units < cfg_.min_password_length) return MakeError(ErrorCode::kPasswordTooShort);
+  if (units > cfg_.max_password_length) return MakeError(ErrorCode::kPasswordTooLong);
+  return {};
+}
+
 bool AuthService::IsAllowedRedirect(std::string_view url) const {
   if (url.empty() || url.size() > 2048) return false;
   for (const char c : url) {

@@ -139,10 +139,22 @@ class AuthService {
   };
   //! Strict check (TK-05): HS256 only, signature, exp; kInvalidToken or kTokenExpired.
   Result<EmailToken> VerifyEmailToken(std::string_view token, EpochMs now) const;
-  //! Mails a verification link for `email` to `to` (`callback` already resolved).
+  //! The values of a verification-link mail for `email` (`callback` already resolved).
+  mail::TemplateVars VerificationLinkVars(std::string_view email, std::optional<std::string_view> update_to,
+                                          std::optional<std::string_view> request_type,
+                                          std::string_view callback) const;
+  //! Mails a verification link for `email` to `to`.
   void SendVerificationLink(mail::Template t, std::string to, std::string_view email,
                             std::optional<std::string_view> update_to, std::optional<std::string_view> request_type,
-                            std::string_view callback) const;
+                            std::string_view callback) const {
+    SendMail(t, std::move(to), VerificationLinkVars(email, update_to, request_type, callback));
+  }
+  //! Which accounts a deferred mail goes to.
+  enum class MailIf { kAccountExists, kNoAccount, kUnverifiedAccount };
+  //! Mails `to` after the response, once the account of `lookup` is found to match `condition`: the answer and
+  //! its timing are the same for every address (EN-02). Runs on io thread `worker`.
+  void MailAfterLookup(int worker, std::string lookup, MailIf condition, mail::Template t, std::string to,
+                       mail::TemplateVars vars);
   //! A lease plus the caller's live session, for endpoints that need one (401 UNAUTHORIZED otherwise).
   struct Authenticated {
     db::Lease db;
@@ -167,6 +179,8 @@ class AuthService {
                                  bool allow_form = false) const;
   //! CSRF: the Origin rules of Better Auth (oracle §8); `login` adds the sign-in/sign-up checks.
   Result<void> CheckOrigin(const Request& req, bool login) const;
+  //! The configured length rules (UTF-16 units, as Better Auth): kPasswordTooShort / kPasswordTooLong.
+  Result<void> CheckPasswordLength(std::string_view password) const;
   //! Relative paths and trusted origins only.
   bool IsAllowedRedirect(std::string_view url) const;
 

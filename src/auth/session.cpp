@@ -174,8 +174,6 @@ asio::awaitable<Response> AuthService::UpdateSession(Request& req) {
   if (!body) co_return ErrorResponse(req, body.error());
   auto authed = co_await RequireSession(req);
   if (!authed) co_return ErrorResponse(req, authed.error());
-  auto& db = authed->db;
-  auto& cur = authed->cur;
   // No additional session fields are configured (as in Neon): nothing a client may change.
   co_return ErrorResponse(req, ErrorCode::kNoFieldsToUpdate);
 }

@@ -30,19 +30,7 @@ asio::awaitable<Response> AuthService::SignUpEmail(Request& req) {
       co_return ErrorResponse(req, ErrorCode::kFieldNotAllowed, std::string(field) + " is not allowed to be set");
   }
   if (callback && !IsAllowedRedirect(*callback)) co_return ErrorResponse(req, ErrorCode::kInvalidCallbackUrl);
-  // Length is counted in UTF-16 code units by Better Auth; bytes are a safe upper bound for the DoS check.
-  if (static_cast<int>(password.size()) > cfg_.max_password_length * 4)
-    co_return ErrorResponse(req, ErrorCode::kPasswordTooLong);
-  const auto units = [](std::string_view s) {
-    int n = 0;
-    for (size_t i = 0; i < s.size(); ++i) {
-      const auto c = static_cast<unsigned char>(s[i]);
-      if ((c & 0xC0) != 0x80) n += (c >= 0xF0) ? 2 : 1;  // astral code points are 2 UTF-16 units
-    }
-    return n;
-  }(password);
-  if (units < cfg_.min_password_length) co_return ErrorResponse(req, ErrorCode::kPasswordTooShort);
-  if (units > cfg_.max_password_length) co_return ErrorResponse(req, ErrorCode::kPasswordTooLong);
+  if (auto ok = CheckPasswordLength(password); !ok) co_return ErrorResponse(req, ok.error());
   const std::string email = AsciiLower(email_raw);
 
   {

@@ -369,12 +369,14 @@ asio::awaitable<Result<std::optional<UserRow>>> MarkEmailVerified(Conn& c, std::
 }
 
 asio::awaitable<Result<std::optional<ProvenUser>>> UpsertProvenUser(Conn& c, std::string_view email,
-                                                                    std::string_view name, bool create, EpochMs now) {
+                                                                    std::string_view name,
+                                                                    std::optional<std::string_view> image, bool create,
+                                                                    EpochMs now) {
   // One statement: the insert, or the promotion of an unverified row (its password account and sessions
   // removed first), or the verified row as it is.
   static const std::string sql = Concat(
       {"WITH ins AS (INSERT INTO neon_auth.\"user\" (name, email, \"emailVerified\", \"createdAt\", \"updatedAt\", "
-       "\"isAnonymous\", role, banned) SELECT $2, $1, true, $3::timestamptz, $3::timestamptz, false, 'user', false "
+       "\"isAnonymous\", role, banned, image) SELECT $2, $1, true, $3::timestamptz, $3::timestamptz, false, 'user', false, $5 "
        "WHERE $4::bool ON CONFLICT (email) DO NOTHING RETURNING *), "
        "ex AS (SELECT * FROM neon_auth.\"user\" WHERE email = $1 AND NOT EXISTS (SELECT 1 FROM ins)), "
        "unproven AS (SELECT id FROM ex WHERE NOT \"emailVerified\"), "
@@ -386,7 +388,7 @@ asio::awaitable<Result<std::optional<ProvenUser>>> UpsertProvenUser(Conn& c, std
        "SELECT ", kUserCols, ", true FROM ins u UNION ALL SELECT ", kUserCols, ", false FROM upd u "
        "UNION ALL SELECT ", kUserCols, ", false FROM ex u WHERE u.\"emailVerified\""});
   const std::string now_s = FormatIso8601Ms(now);
-  auto rows = co_await c.Query(sql, db::Params(email, name, now_s, create ? "true" : "false"));
+  auto rows = co_await c.Query(sql, db::Params(email, name, now_s, create ? "true" : "false", image));
   if (!rows) co_return rows.error();
   if (rows->Empty()) co_return std::optional<ProvenUser>();
   co_return std::optional<ProvenUser>(ProvenUser{ReadUser(*rows, 0, 0), rows->Bool(0, kUserColCount)});

@@ -102,8 +102,11 @@ struct ProvenUser {
   UserRow user;
   bool created = false;
 };
+//! `image` is set only on a created user.
 asio::awaitable<Result<std::optional<ProvenUser>>> UpsertProvenUser(Conn& c, std::string_view email,
-                                                                    std::string_view name, bool create, EpochMs now);
+                                                                    std::string_view name,
+                                                                    std::optional<std::string_view> image, bool create,
+                                                                    EpochMs now);
 //! Sets (or creates) the credential password; with `revoke_sessions`, every session of the user ends; with
 //! `mark_verified`, the address is marked verified. Atomic.
 asio::awaitable<Result<void>> SetPassword(Conn& c, std::string_view user_id, std::string_view password_hash,

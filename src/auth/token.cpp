@@ -7,9 +7,7 @@ namespace pgwarden::auth {
 asio::awaitable<Response> AuthService::Token(Request& req) {
   auto authed = co_await RequireSession(req);
   if (!authed) co_return ErrorResponse(req, authed.error());
-  auto& db = authed->db;
-  auto& cur = authed->cur;
-  co_return Json(req, "{\"token\":" + JsonString(MintUserJwt(cur.user, NowMs())) + "}");
+  co_return Json(req, "{\"token\":" + JsonString(MintUserJwt(authed->cur.user, NowMs())) + "}");
 }
 
 asio::awaitable<Response> AuthService::Jwks(Request& req) {

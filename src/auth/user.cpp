@@ -15,15 +15,6 @@ namespace {
 // Core fields that are not updatable (emailVerified, id, createdAt, updatedAt) are ignored, as Better Auth does.
 constexpr std::string_view kServerOnlyUserFields[] = {"role", "banned", "banReason", "banExpires", "isAnonymous"};
 
-// Better Auth counts password length in UTF-16 code units.
-int Utf16Length(std::string_view s) {
-  int n = 0;
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if ((c & 0xC0) != 0x80) n += (c >= 0xF0) ? 2 : 1;
-  }
-  return n;
-}
 }  // namespace
 
 asio::awaitable<Response> AuthService::UpdateUser(Request& req) {
@@ -72,9 +63,7 @@ asio::awaitable<Response> AuthService::ChangePassword(Request& req) {
     if (!authed) co_return ErrorResponse(req, authed.error());
     cur = std::move(authed->cur);
   }
-  const int len = Utf16Length(new_password);
-  if (len < cfg_.min_password_length) co_return ErrorResponse(req, ErrorCode::kPasswordTooShort);
-  if (len > cfg_.max_password_length) co_return ErrorResponse(req, ErrorCode::kPasswordTooLong);
+  if (auto ok = CheckPasswordLength(new_password); !ok) co_return ErrorResponse(req, ok.error());
   std::optional<std::string> stored;
   {
     auto db = co_await Db(req);

@@ -43,6 +43,8 @@ class Pool {
 
   asio::awaitable<Result<Lease>> Acquire();
   int Size() const { return total_; }
+  //! The io thread's executor the pool belongs to (work that outlives a request is spawned there).
+  const asio::any_io_executor& Executor() const { return ex_; }
   //! At shutdown, before the io_context is destroyed: leases released afterwards just drop their
   //! connection (no timers touched) and Acquire fails.
   void Close();
