@@ -123,16 +123,21 @@ Result<SmtpSettings> ParseSmtpUrl(std::string_view url) {
     }
     s.port = static_cast<std::uint16_t>(value);
   }
+  bool optional_asked = false;
   for (const std::string_view param : Split(query, '&')) {
     if (param.empty()) continue;
     if (param == "starttls=required" && s.tls == SmtpTls::kStartTlsIfOffered) {
       s.tls = SmtpTls::kStartTlsRequired;
     } else if (param == "starttls=optional" && s.tls == SmtpTls::kStartTlsIfOffered) {
-      // the default, spelled out
+      optional_asked = true;
     } else {
       return Invalid("SMTP URL: unsupported parameter (only starttls=required|optional on smtp://)");
     }
   }
+  // Credentials never travel in clear unless the operator asked for it: with a user or password, smtp:// needs
+  // STARTTLS (a relay that does not offer it fails loudly) unless starttls=optional is spelled out.
+  if ((!s.username.empty() || !s.password.empty()) && s.tls == SmtpTls::kStartTlsIfOffered && !optional_asked)
+    s.tls = SmtpTls::kStartTlsRequired;
   return s;
 }
 

@@ -1,6 +1,8 @@
 //! SMTP delivery with libcurl (OpenSSL backend). Settings come from one URL (PGWARDEN_SMTP_URL):
-//!   smtp://user:pass@host[:port][?starttls=required]   port 587 by default; STARTTLS when the server offers
-//!                                                      it, or mandatory with starttls=required
+//!   smtp://[user:pass@]host[:port][?starttls=…]       port 587 by default; STARTTLS when the server offers
+//!                                                      it, mandatory with starttls=required and whenever
+//!                                                      credentials are given (clear text only with an explicit
+//!                                                      starttls=optional)
 //!   smtps://user:pass@host[:port]                      implicit TLS, port 465 by default
 //! User and password are percent-decoded; both are optional (no AUTH without them). TLS peers are always
 //! verified (system CAs, or `ca_file` for tests). `Send` blocks for at most the total timeout; it is meant for

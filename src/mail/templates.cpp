@@ -494,6 +494,17 @@ Result<Templates> Templates::Load(const std::string& dir) {
   if (st.type() != std::filesystem::file_type::directory) {
     return Invalid("email templates folder \"" + dir + "\" is not a directory");
   }
+  // A misspelled override ("reset-pasword.html") would silently keep the built-in: refuse it instead. Other
+  // files (a README, a logo) are left alone.
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const auto path = entry.path();
+    const std::string ext = path.extension().string();
+    if (ext != ".subject" && ext != ".txt" && ext != ".html") continue;
+    const std::string stem = path.stem().string();
+    bool known = false;
+    for (std::size_t i = 0; i < kCount && !known; ++i) known = TemplateName(static_cast<Template>(i)) == stem;
+    if (!known) return Invalid(path.string() + ": not a template name (expected one of verify-email, reset-password, ...)");
+  }
   Templates out;
   for (std::size_t i = 0; i < kCount; ++i) {
     const std::string name(TemplateName(static_cast<Template>(i)));

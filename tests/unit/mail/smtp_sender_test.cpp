@@ -138,7 +138,8 @@ SmtpSettings Settings(int port, std::string_view query = "") {
 
 TEST(SmtpSender, SendsTheEnvelopeAuthAndRenderedMessage) {
   FakeSmtpPeer peer;
-  SmtpSender sender(Settings(peer.port()));
+  // The fake peer speaks no TLS: clear-text credentials must be asked for explicitly.
+  SmtpSender sender(Settings(peer.port(), "?starttls=optional"));
   const auto sent = sender.Send(Mail());
   ASSERT_TRUE(sent) << sent.error().Message();
   const auto commands = peer.Commands();
@@ -160,11 +161,19 @@ TEST(SmtpSender, SendsTheEnvelopeAuthAndRenderedMessage) {
 
 TEST(SmtpSender, ARefusedRecipientIsPermanent) {
   FakeSmtpPeer peer(/*refuse_rcpt=*/true);
-  SmtpSender sender(Settings(peer.port()));
+  SmtpSender sender(Settings(peer.port(), "?starttls=optional"));
   const auto sent = sender.Send(Mail());
   ASSERT_FALSE(sent);
   EXPECT_EQ(sent.error().code, ErrorCode::kBadRequest) << sent.error().Message();
   EXPECT_NE(std::string(sent.error().Message()).find("550"), std::string::npos) << sent.error().Message();
+}
+
+TEST(SmtpSender, CredentialsWithoutStartTlsAreNeverSent) {
+  FakeSmtpPeer peer;
+  SmtpSender sender(Settings(peer.port()));
+  const auto sent = sender.Send(Mail());
+  ASSERT_FALSE(sent);
+  for (const auto& line : peer.Commands()) EXPECT_EQ(line.find("AUTH"), std::string::npos) << line;
 }
 
 TEST(SmtpSender, RequiredStartTlsFailsWhenTheServerDoesNotOfferIt) {

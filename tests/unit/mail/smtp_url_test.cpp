@@ -16,7 +16,8 @@ TEST(ParseSmtpUrl, ReadsSmtpWithCredentialsAndPort) {
   EXPECT_EQ(s->port, 2525);
   EXPECT_EQ(s->username, "mailer");
   EXPECT_EQ(s->password, "s3cret");
-  EXPECT_EQ(s->tls, SmtpTls::kStartTlsIfOffered);
+  // Credentials are never sent in clear: STARTTLS becomes mandatory.
+  EXPECT_EQ(s->tls, SmtpTls::kStartTlsRequired);
   EXPECT_EQ(s->connect_timeout, std::chrono::seconds(10));
   EXPECT_EQ(s->total_timeout, std::chrono::seconds(30));
 }
@@ -39,6 +40,13 @@ TEST(ParseSmtpUrl, StartTlsCanBeRequired) {
   auto o = ParseSmtpUrl("smtp://smtp.example.com?starttls=optional");
   ASSERT_TRUE(o);
   EXPECT_EQ(o->tls, SmtpTls::kStartTlsIfOffered);
+  // Without credentials STARTTLS is opportunistic; with them only an explicit starttls=optional allows clear text.
+  auto anon = ParseSmtpUrl("smtp://relay.local");
+  ASSERT_TRUE(anon);
+  EXPECT_EQ(anon->tls, SmtpTls::kStartTlsIfOffered);
+  auto clear = ParseSmtpUrl("smtp://u:p@relay.local?starttls=optional");
+  ASSERT_TRUE(clear);
+  EXPECT_EQ(clear->tls, SmtpTls::kStartTlsIfOffered);
 }
 
 TEST(ParseSmtpUrl, PercentDecodesCredentials) {

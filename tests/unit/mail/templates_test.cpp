@@ -305,6 +305,15 @@ TEST(Load, RefusesAMissingFolder) {
   ExpectLoadError(missing, {missing, "does not exist"});
 }
 
+TEST(Load, RefusesAMisspelledTemplateFileButIgnoresOtherFiles) {
+  TempDir dir;
+  dir.Write("README.md", "notes for the operators");
+  dir.Write("logo.png", "not a template");
+  ASSERT_TRUE(Templates::Load(dir.Path()));
+  const std::string typo = dir.Write("reset-pasword.html", "<p>{{url}}</p>");
+  ExpectLoadError(dir.Path(), {typo, "not a template name"});
+}
+
 TEST(Load, RefusesAFileInsteadOfAFolder) {
   TempDir dir;
   const std::string file = dir.Write("plain-file", "x");
