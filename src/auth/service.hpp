@@ -66,6 +66,9 @@ class AuthService {
 
   // ---- flows (one file each) ----
   asio::awaitable<Response> SignUpEmail(Request& req);           // sign_up.cpp
+  //! The answer to a sign-up with a taken address when verification is required (EN-03).
+  Response DuplicateSignUp(const Request& req, std::string_view name, std::string_view email,
+                           std::optional<std::string_view> image) const;
   asio::awaitable<Response> SignInEmail(Request& req);           // sign_in.cpp
   asio::awaitable<Response> GetSession(Request& req);            // session.cpp
   asio::awaitable<Response> SignOut(Request& req);

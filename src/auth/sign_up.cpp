@@ -5,6 +5,7 @@
 #include "core/log.hpp"
 #include "core/text.hpp"
 #include "crypto/password.hpp"
+#include "crypto/random.hpp"
 
 namespace pgwarden::auth {
 
@@ -12,6 +13,22 @@ namespace {
 // Fields that only the server sets (Better Auth `input: false`); a client sending one is refused (IV-03).
 constexpr std::string_view kServerOnlyUserFields[] = {"role", "banned", "banReason", "banExpires", "isAnonymous"};
 }  // namespace
+
+Response AuthService::DuplicateSignUp(const Request& req, std::string_view name, std::string_view email,
+                                      std::optional<std::string_view> image) const {
+  SendMail(mail::Template::kAccountExists, std::string(email), {});
+  log::Info("auth.sign_up_duplicate", {});
+  UserRow fake;
+  fake.id = crypto::RandomUuid();
+  fake.name = std::string(name);
+  fake.email = std::string(email);
+  if (image) fake.image = std::string(*image);
+  fake.created_at = fake.updated_at = NowMs();
+  fake.is_anonymous = false;
+  fake.role = "user";
+  fake.banned = false;
+  return Json(req, "{\"token\":null,\"user\":" + UserJson(fake) + "}");
+}
 
 asio::awaitable<Response> AuthService::SignUpEmail(Request& req) {
   if (auto ok = CheckOrigin(req, /*login=*/true); !ok) co_return ErrorResponse(req, ok.error());
@@ -33,12 +50,16 @@ asio::awaitable<Response> AuthService::SignUpEmail(Request& req) {
   if (auto ok = CheckPasswordLength(password); !ok) co_return ErrorResponse(req, ok.error());
   const std::string email = AsciiLower(email_raw);
 
+  bool taken = false;
   {
     auto db = co_await Db(req);
     if (!db) co_return ErrorResponse(req, db.error());
     auto exists = co_await EmailExists(**db, email);
     if (!exists) co_return ErrorResponse(req, exists.error());
-    if (*exists) co_return ErrorResponse(req, ErrorCode::kUserAlreadyExistsUseAnotherEmail);
+    taken = *exists;
+    // Without enumeration protection (Better Auth's autoSignIn mode) a taken address is a 422.
+    if (taken && !cfg_.require_email_verification)
+      co_return ErrorResponse(req, ErrorCode::kUserAlreadyExistsUseAnotherEmail);
   }  // the connection is not held while hashing
 
   std::string pw(password);
@@ -46,6 +67,9 @@ asio::awaitable<Response> AuthService::SignUpEmail(Request& req) {
   // Named first: a lambda temporary inside a co_await expression is destroyed twice by g++ 12.
   auto cpu_task = [pw] { return crypto::HashPassword(pw); };
   const std::string hash = co_await OnCpu(std::move(cpu_task));
+  // With verification required the answer must not tell a taken address (EN-03, Better Auth 1.6): the password
+  // was hashed all the same, the owner is told by mail, and the caller gets a made-up unverified user.
+  if (taken) co_return DuplicateSignUp(req, name, email, image);
 
   const EpochMs now = NowMs();
   const bool dont_remember = remember.has_value() && !*remember;
@@ -59,8 +83,10 @@ asio::awaitable<Response> AuthService::SignUpEmail(Request& req) {
   if (!db) co_return ErrorResponse(req, db.error());
   auto created = co_await CreateUserWithPassword(**db, name, email, image, hash, now, session);
   if (!created) {
-    if (created.error().sqlstate == db::kUniqueViolation)
+    if (created.error().sqlstate == db::kUniqueViolation) {
+      if (cfg_.require_email_verification) co_return DuplicateSignUp(req, name, email, image);
       co_return ErrorResponse(req, ErrorCode::kUserAlreadyExistsUseAnotherEmail);
+    }
     co_return ErrorResponse(req, created.error());
   }
   const auto& [user, new_session] = *created;

@@ -380,6 +380,15 @@ Builtin BuiltinFor(Template t) {
               {kLinkExpiry,
                "If you did not request this, you can ignore this email. Your account will not be deleted. "
                "We recommend that you change your password."}};
+    case Template::kAccountExists:
+      return {"Sign-up attempt for your {{app_name}} account",
+              "You already have an account",
+              {"Someone just tried to create a {{app_name}} account with your email address ({{email}}), which "
+               "already has an account. No new account was created."},
+              Action::kNotice,
+              {},
+              {"If it was you, sign in with your existing account, or reset your password if you forgot it.",
+               "If it was not you, you can ignore this email: nothing changed."}};
     case Template::kCount:
       break;
   }
@@ -471,6 +480,8 @@ std::string_view TemplateName(Template t) {
       return "magic-link";
     case Template::kDeleteAccount:
       return "delete-account";
+    case Template::kAccountExists:
+      return "account-exists";
     case Template::kCount:
       break;
   }

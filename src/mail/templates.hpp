@@ -27,6 +27,7 @@ enum class Template {
   kOtpChangeEmail,           //!< code to the NEW address: confirm the change
   kMagicLink,                //!< link: sign in
   kDeleteAccount,            //!< link: confirm the deletion of the account
+  kAccountExists,            //!< notice: someone tried to sign up with this (registered) address
   kCount
 };
 

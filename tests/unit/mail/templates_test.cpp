@@ -32,6 +32,9 @@ bool IsLink(Template t) {
          t == Template::kDeleteAccount;
 }
 
+//! Notices: no link, no code, nothing that expires.
+bool IsNotice(Template t) { return t == Template::kPasswordChanged || t == Template::kAccountExists; }
+
 bool IsCode(Template t) {
   return t == Template::kOtpSignIn || t == Template::kOtpEmailVerification || t == Template::kOtpForgetPassword ||
          t == Template::kOtpChangeEmail;
@@ -96,6 +99,7 @@ TEST(TemplateName, GivesTheDocumentedFileStems) {
   EXPECT_EQ(TemplateName(Template::kOtpChangeEmail), "otp-change-email");
   EXPECT_EQ(TemplateName(Template::kMagicLink), "magic-link");
   EXPECT_EQ(TemplateName(Template::kDeleteAccount), "delete-account");
+  EXPECT_EQ(TemplateName(Template::kAccountExists), "account-exists");
   std::set<std::string_view> names;
   for (const Template t : AllTemplates()) names.insert(TemplateName(t));
   EXPECT_EQ(names.size(), static_cast<std::size_t>(Template::kCount)) << "stems are unique";
@@ -131,7 +135,7 @@ TEST(Builtins, EveryTemplateRendersCompletely) {
     } else {
       EXPECT_FALSE(Contains(m.text, kCode));
     }
-    if (t != Template::kPasswordChanged) {
+    if (!IsNotice(t)) {
       EXPECT_TRUE(Contains(m.text, "15 minutes")) << m.text;
       EXPECT_TRUE(Contains(m.html, "15 minutes")) << m.html;
     }
@@ -165,9 +169,12 @@ TEST(Builtins, SayWhatEachMessageIsAbout) {
     EXPECT_TRUE(Contains(text(t), "alice.new@example.org")) << TemplateName(t) << " names the new address";
   }
   for (const Template t : AllTemplates()) {
-    if (t == Template::kPasswordChanged) continue;
+    if (IsNotice(t)) continue;
     EXPECT_TRUE(Contains(text(t), "If you did not request this, you can ignore this email.")) << TemplateName(t);
   }
+  const std::string exists = text(Template::kAccountExists);
+  EXPECT_TRUE(Contains(exists, "already has an account")) << exists;
+  EXPECT_TRUE(Contains(exists, "reset your password")) << exists;
 }
 
 // ---- rendering -------------------------------------------------------------------------------------------------
