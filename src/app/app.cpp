@@ -553,13 +553,17 @@ int Dev(std::map<std::string, std::string> env, const std::string& state_dir) {
         "  Auth URL:      %s/%s/auth\n"
         "  Data API URL:  %s/%s/rest/v1   (tables of schema public; NOTIFY pgrst, 'reload schema' after DDL)\n"
         "  JWKS:          %s/%s/auth/.well-known/jwks.json\n"
-        "  Postgres:      psql \"host=%s port=%d dbname=%s user=postgres\"\n\n"
+        "  Postgres:      psql \"host=%s port=%d dbname=%s user=postgres\"\n"
+        "  E-mail:        %s\n\n"
         "  Try it:\n"
         "    curl -s -X POST %s/%s/auth/sign-up/email -H 'content-type: application/json' \\\n"
         "         -d '{\"name\":\"Ada\",\"email\":\"ada@example.com\",\"password\":\"correct-horse-1\"}'\n\n"
         "  Ctrl-C stops the server and Postgres.\n\n",
         base.c_str(), cfg.db.database_name.c_str(), base.c_str(), cfg.db.database_name.c_str(), base.c_str(),
-        cfg.db.database_name.c_str(), cluster->socket_dir.c_str(), cluster->port, dbname.c_str(), base.c_str(),
+        cfg.db.database_name.c_str(), cluster->socket_dir.c_str(), cluster->port, dbname.c_str(),
+        cfg.mail.smtp_url.empty() ? "printed below (verification links, codes); set PGWARDEN_SMTP_URL to send"
+                                  : "sent through PGWARDEN_SMTP_URL",
+        base.c_str(),
         cfg.db.database_name.c_str());
     std::fflush(stdout);
   });
