@@ -9,7 +9,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libpq-dev postgresql-15 postgresql-client-15 postgresql-15-postgis-3
-  libssl-dev libsodium-dev libutf8proc-dev libcurl4-openssl-dev
+  libssl-dev libsodium-dev libutf8proc-dev libcurl4-openssl-dev openssl ca-certificates
   libtomlplusplus-dev
   libgtest-dev libgmock-dev
   nodejs npm wrk clang-14 libclang-rt-14-dev
