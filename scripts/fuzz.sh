@@ -49,7 +49,7 @@ if ! command -v "$CXX" >/dev/null; then
 fi
 
 # --- what each target is made of ----------------------------------------------------------------------------
-ALL_TARGETS=(encoding_fuzz cookie_fuzz jwt_fuzz json_body_fuzz url_fuzz http_request_fuzz query_fuzz)
+ALL_TARGETS=(encoding_fuzz cookie_fuzz jwt_fuzz json_body_fuzz url_fuzz http_request_fuzz query_fuzz mail_fuzz)
 declare -A UNITS=(
   [encoding_fuzz]="src/crypto/encoding.cpp"
   [cookie_fuzz]="src/crypto/encoding.cpp src/crypto/hash.cpp"
@@ -58,6 +58,7 @@ declare -A UNITS=(
   [url_fuzz]="src/config/config.cpp src/crypto/encoding.cpp src/crypto/jwk.cpp src/crypto/jwt.cpp src/crypto/hash.cpp src/core/json.cpp src/core/error.cpp src/core/text.cpp src/core/time.cpp src/http/cors.cpp src/http/request.cpp gen/boost_url.cpp gen/boost_json.cpp"
   [http_request_fuzz]="src/http/request.cpp src/http/router.cpp src/http/cors.cpp src/core/text.cpp src/core/json.cpp src/core/error.cpp src/crypto/encoding.cpp src/crypto/hash.cpp src/crypto/jwk.cpp src/crypto/jwt.cpp src/config/config.cpp gen/boost_url.cpp gen/boost_json.cpp"
   [query_fuzz]="src/dataapi/request/api_error.cpp src/dataapi/request/format.cpp src/dataapi/request/grammar.cpp src/dataapi/request/media_type.cpp src/dataapi/request/parsec.cpp src/dataapi/request/preferences.cpp src/dataapi/request/query_params.cpp src/dataapi/request/unicode.cpp src/core/json.cpp gen/boost_json.cpp"
+  [mail_fuzz]="src/mail/message.cpp src/mail/smtp_sender.cpp src/mail/templates.cpp src/core/text.cpp src/core/error.cpp"
 )
 declare -A LIBS=(
   [encoding_fuzz]=""
@@ -67,6 +68,7 @@ declare -A LIBS=(
   [url_fuzz]="-lcrypto -lsodium -ltomlplusplus -lpq"
   [http_request_fuzz]="-lcrypto -lsodium -ltomlplusplus -lpq"
   [query_fuzz]=""
+  [mail_fuzz]="-lcurl"
 )
 # libFuzzer options per target (max_len lets inputs reach the limits under test: 16 KiB of headers, 8 KiB
 # JWS segments).
@@ -78,6 +80,7 @@ declare -A RUN_OPTS=(
   [url_fuzz]="-max_len=1200"
   [http_request_fuzz]="-max_len=20000"
   [query_fuzz]="-max_len=4096"
+  [mail_fuzz]="-max_len=4096"
 )
 # Boost.URL is compiled with NDEBUG, as the libboost_url the server links: 1.81 has a known internal assertion
 # (boostorg/url#665, fixed in 1.82) on "scheme:" followed by a non-path character, where the release library just

@@ -429,6 +429,7 @@ asio::awaitable<Result<std::optional<std::string>>> ResetPasswordWithToken(Conn&
        "RETURNING value, \"expiresAt\" > $3::timestamptz AS live), "
        "uid AS (SELECT u.id FROM neon_auth.\"user\" u JOIN t ON t.live AND u.id::text = t.value LIMIT 1), ",
        kSetPasswordTail});
+  // The reset identifier has a "reset-password:" prefix, so its plain spelling can never be a stored hash.
   const std::string ids =
       db::TextArrayLiteral(std::vector<std::string>{HashIdentifier(identifier), std::string(identifier)});
   const std::string now_s = FormatIso8601Ms(now);

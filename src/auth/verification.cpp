@@ -10,9 +10,23 @@ namespace {
 constexpr std::int64_t kVerifierTtlS = 180;  // Better Auth's one-time-token lifetime (3 min)
 constexpr std::size_t kVerifierLength = 43;   // ≈ 256 bits of [A-Za-z0-9]
 
-// The two spellings a row may have: pgwarden's hashed one and stock Better Auth's plain one.
+// Shaped like a stored hash: 43 characters of the base64url alphabet.
+bool LooksHashed(std::string_view s) {
+  if (s.size() != 43) return false;
+  for (const char c : s) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// The two spellings a row may have: pgwarden's hashed one and stock Better Auth's plain one. The plain one is
+// left out when it could itself be a stored hash: whoever read a hashed identifier from the database must not be
+// able to present it as the secret (a magic-link identifier is the bare token).
 std::string IdentifierArray(std::string_view identifier) {
-  return db::TextArrayLiteral(std::vector<std::string>{HashIdentifier(identifier), std::string(identifier)});
+  std::vector<std::string> ids{HashIdentifier(identifier)};
+  if (!LooksHashed(identifier)) ids.emplace_back(identifier);
+  return db::TextArrayLiteral(ids);
 }
 }  // namespace
 

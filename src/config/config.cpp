@@ -390,8 +390,8 @@ LoadResult Load(const std::map<std::string, std::string>& env, bool require_data
   src.Bool({"PGWARDEN_DELETE_USER_VERIFICATION"}, a.delete_user_verification);
   src.Int({"PGWARDEN_DELETE_USER_TOKEN_TTL"}, a.delete_user_token_ttl_s, 1, 30 * kDay);
   if (auto v = src.Get({"PGWARDEN_APP_NAME"})) a.app_name = *v;
-  if (a.app_name.find_first_of("\r\n<>\"") != std::string::npos)
-    errors.push_back("PGWARDEN_APP_NAME: must not contain line breaks, '<', '>' or '\"'");
+  if (a.app_name.empty() || a.app_name.size() > 100 || a.app_name.find_first_of("\r\n<>\"") != std::string::npos)
+    errors.push_back("PGWARDEN_APP_NAME: 1 to 100 characters, without line breaks, '<', '>' or '\"'");
   c.mail.smtp_url = src.Get({"PGWARDEN_SMTP_URL"}).value_or("");
   if (!c.mail.smtp_url.empty() && !StartsWith(c.mail.smtp_url, "smtp://") && !StartsWith(c.mail.smtp_url, "smtps://"))
     errors.push_back("PGWARDEN_SMTP_URL: expected smtp://[user:password@]host[:port] or smtps://...");
@@ -400,6 +400,8 @@ LoadResult Load(const std::map<std::string, std::string>& env, bool require_data
   c.mail.templates_dir = src.Get({"PGWARDEN_EMAIL_TEMPLATES"}).value_or("");
   if (auto v = src.Get({"PGWARDEN_EMAIL_FROM"})) {
     c.mail.from = *v;
+    // One header line must stay well within RFC 5322's 998 characters.
+    if (v->size() > 320) errors.push_back("PGWARDEN_EMAIL_FROM: longer than 320 characters");
   } else {
     std::string host = "localhost";
     if (const auto origin = OriginOf(c.auth.base_url)) {

@@ -191,7 +191,9 @@ std::string EncodeQuotedPrintable(std::string_view text) {
       const bool last = j + 1 == line.size();
       // White space before a line end would be stripped in transit; a leading '.' could be taken for SMTP's
       // end of data by a careless relay: both are encoded.
-      const bool literal = (c >= 33 && c <= 126 && c != '=' && !(c == '.' && col == 0)) ||
+      // (A '.' that put() would move past a soft break also starts a line.)
+      const bool line_start = col == 0 || col + 1 > kQpLineLimit - 1;
+      const bool literal = (c >= 33 && c <= 126 && c != '=' && !(c == '.' && line_start)) ||
                            ((c == ' ' || c == '\t') && !last);
       if (literal) {
         const char ch = static_cast<char>(c);

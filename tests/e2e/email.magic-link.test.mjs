@@ -6,6 +6,7 @@
 // `closed` (PGWARDEN_MAGIC_LINK_SIGN_UP=false).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import {
   startServer, CookieJar, raw, post, get, cookieValue, signCookie, uniqueEmail, COOKIE, PASSWORD, APP_ORIGIN,
   showServerOutputOnFailure,
@@ -84,6 +85,26 @@ test('a used magic link redirects with ?error=INVALID_TOKEN and no cookie', asyn
   assert.equal(r.status, 302, r.text);
   assert.equal(r.location, `${APP_ORIGIN}/dash?error=INVALID_TOKEN`);
   assert.equal(r.session, undefined);
+});
+
+test('the stored (hashed) identifier presented as the token does not sign in (no pass-the-hash from a database read)', async () => {
+  const email = uniqueEmail('magichash');
+  const link = await requestMagicLink(srv, { email, callbackURL: '/dash' });
+  const token = link.searchParams.get('token');
+  const hashed = crypto.createHash('sha256').update(token).digest('base64url');
+  const { rows } = await srv.db.query('SELECT identifier, value FROM neon_auth.verification WHERE identifier = $1', [hashed]);
+  assert.equal(rows.length, 1, 'the row is stored under base64url(SHA-256(token))');
+  assert.ok(!rows[0].value.includes(token) && rows[0].identifier !== token, 'the raw token is not stored');
+  const forged = new URL(link);
+  forged.searchParams.set('token', hashed);
+  const r = await navigate(forged);
+  assert.equal(r.status, 302, r.text);
+  assert.equal(r.location, `${APP_ORIGIN}/dash?error=INVALID_TOKEN`);
+  assert.equal(r.session, undefined);
+  assert.equal(await userRow(srv, email), undefined, 'no user created');
+  const ok = await navigate(link);
+  assert.equal(ok.status, 302, 'the real link still works once');
+  assert.ok(ok.session);
 });
 
 test('a magic link for a new address creates the user and lands on newUserCallbackURL', async () => {
