@@ -173,6 +173,8 @@ TEST(EncodeQuotedPrintable, EscapesEqualsNonAsciiAndTrailingSpace) {
   EXPECT_EQ(EncodeQuotedPrintable("café"), "caf=C3=A9");
   EXPECT_EQ(EncodeQuotedPrintable("end \nnext\t"), "end=20\r\nnext=09");
   EXPECT_EQ(EncodeQuotedPrintable(".\n..x"), "=2E\r\n=2E.x");
+  // A '.' pushed to the start of a line by a soft break is encoded too (found by mail_fuzz).
+  EXPECT_EQ(EncodeQuotedPrintable(std::string(75, 'a') + ".\nend"), std::string(75, 'a') + "=\r\n=2E\r\nend");
   EXPECT_EQ(EncodeQuotedPrintable("tab\tinside"), "tab\tinside");
   EXPECT_EQ(EncodeQuotedPrintable(""), "");
 }
