@@ -4,6 +4,7 @@
 #include <libpq-fe.h>
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <thread>
 
@@ -263,6 +264,64 @@ std::string DatabaseNameOf(std::string_view conninfo) {
   return name;
 }
 
+// PGWARDEN_OAUTH_<ID>_CLIENT_ID (+ _CLIENT_SECRET, _ISSUER, endpoint overrides, _SCOPES) for every <ID> named in
+// the environment or the config file.
+void ReadOAuth(const Source& src, const std::map<std::string, std::string>& env, OAuthConfig& o,
+               std::vector<std::string>& errors) {
+  constexpr std::string_view kPrefix = "PGWARDEN_OAUTH_", kSuffix = "_CLIENT_ID";
+  std::vector<std::string> ids;
+  const auto collect = [&](const std::map<std::string, std::string>& m) {
+    for (const auto& [k, v] : m) {
+      if (k.size() > kPrefix.size() + kSuffix.size() && StartsWith(k, kPrefix) && k.ends_with(kSuffix)) {
+        std::string id = k.substr(kPrefix.size(), k.size() - kPrefix.size() - kSuffix.size());
+        if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(std::move(id));
+      }
+    }
+  };
+  collect(env);
+  collect(src.file);
+  std::sort(ids.begin(), ids.end());
+  for (const auto& id : ids) {
+    const auto var = [&](std::string_view name) { return std::string(kPrefix) + id + "_" + std::string(name); };
+    const auto get = [&](std::string_view name) { return src.Get({var(name).c_str()}).value_or(""); };
+    OAuthProviderConfig p;
+    p.client_id = get("CLIENT_ID");
+    if (p.client_id.empty()) continue;
+    for (const char ch : id) {
+      if (!std::isupper(static_cast<unsigned char>(ch)) && !std::isdigit(static_cast<unsigned char>(ch)) && ch != '_') {
+        errors.push_back(var("CLIENT_ID") + ": the provider name must be upper-case letters, digits and '_'");
+        break;
+      }
+    }
+    p.id = AsciiLower(id);
+    std::replace(p.id.begin(), p.id.end(), '_', '-');
+    p.client_secret = get("CLIENT_SECRET");
+    p.issuer = get("ISSUER");
+    p.authorization_url = get("AUTHORIZATION_URL");
+    p.token_url = get("TOKEN_URL");
+    p.user_url = get("USER_URL");
+    p.emails_url = get("EMAILS_URL");
+    if (const auto t = get("TENANT"); !t.empty()) p.tenant = t;
+    const std::string scopes = get("SCOPES");  // Split returns views: the string must outlive them
+    for (auto part : Split(scopes, ',')) {
+      part = Trim(part);
+      if (!part.empty()) p.scopes.emplace_back(part);
+    }
+    const bool builtin = p.id == "google" || p.id == "github" || p.id == "vercel" || p.id == "microsoft";
+    if (!builtin && p.issuer.empty())
+      errors.push_back(var("ISSUER") + ": required for an OpenID provider other than google, github, vercel, microsoft");
+    if (p.client_secret.empty()) errors.push_back(var("CLIENT_SECRET") + ": required with " + var("CLIENT_ID"));
+    for (const auto* url : {&p.issuer, &p.authorization_url, &p.token_url, &p.user_url, &p.emails_url}) {
+      if (!url->empty() && !StartsWith(*url, "https://") && !StartsWith(*url, "http://"))
+        errors.push_back("PGWARDEN_OAUTH_" + id + ": \"" + *url + "\" is not an http(s) URL");
+    }
+    o.providers.push_back(std::move(p));
+  }
+  src.Bool({"PGWARDEN_OAUTH_ALLOW_LOOPBACK"}, o.allow_loopback);
+  o.ca_file = src.Get({"PGWARDEN_OAUTH_CA_FILE"}).value_or("");
+  src.Int({"PGWARDEN_OAUTH_TIMEOUT_MS"}, o.timeout_ms, 100, 60000);
+}
+
 LoadResult Load(const std::map<std::string, std::string>& env, bool require_database) {
   LoadResult out;
   auto& errors = out.errors;
@@ -412,6 +471,7 @@ LoadResult Load(const std::map<std::string, std::string>& env, bool require_data
     c.mail.from = a.app_name + " <no-reply@" + host + ">";
   }
 
+  ReadOAuth(src, env, c.oauth, errors);
   ReadDataApi(src, c.data_api, errors);
 
   if (auto v = src.Get({"PGWARDEN_LOG_LEVEL"})) {

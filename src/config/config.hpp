@@ -68,6 +68,27 @@ struct AuthConfig {
   std::string app_name = "pgwarden";               //!< {{app_name}} in the mail templates
 };
 
+//! One social / OpenID provider (issue 5). Enabled by PGWARDEN_OAUTH_<ID>_CLIENT_ID + _CLIENT_SECRET.
+struct OAuthProviderConfig {
+  std::string id;             //!< providerId on the wire: "google", "github", "vercel", "microsoft", or <ID> lower-cased
+  std::string client_id;
+  std::string client_secret;  //!< never logged
+  std::string issuer;         //!< OpenID providers: discovery at <issuer>/.well-known/openid-configuration
+  std::string authorization_url;  //!< overrides (tests, GitHub Enterprise); empty = the provider's default
+  std::string token_url;
+  std::string user_url;       //!< GitHub's /user, or an OpenID userinfo endpoint override
+  std::string emails_url;     //!< GitHub's /user/emails
+  std::vector<std::string> scopes;  //!< empty = the provider's defaults
+  std::string tenant = "common";    //!< Microsoft
+};
+
+struct OAuthConfig {
+  std::vector<OAuthProviderConfig> providers;
+  bool allow_loopback = false;  //!< PGWARDEN_OAUTH_ALLOW_LOOPBACK: providers on http://127.0.0.1 (tests only)
+  std::string ca_file;          //!< PGWARDEN_OAUTH_CA_FILE: extra trust anchor for provider HTTPS
+  int timeout_ms = 10000;       //!< outbound requests (token, userinfo, discovery, JWKS)
+};
+
 //! Outgoing mail. Without an SMTP URL messages are printed (pgwarden dev) or dropped with a warning (serve).
 struct MailConfig {
   std::string smtp_url;        //!< PGWARDEN_SMTP_URL (smtp:// or smtps://); holds the password: never logged
@@ -116,6 +137,7 @@ struct Config {
   HttpConfig http;
   AuthConfig auth;
   MailConfig mail;
+  OAuthConfig oauth;
   std::string log_level = "info";
 };
 

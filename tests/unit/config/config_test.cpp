@@ -381,5 +381,38 @@ TEST(DatabaseNameOf, ReadsTheDatabaseFromKeyValueStrings) {
   }
 }
 
+TEST(Load, ReadsOAuthProvidersAndTheirOverrides) {
+  auto env = MinimalEnv();
+  env["PGWARDEN_OAUTH_GOOGLE_CLIENT_ID"] = "g-id";
+  env["PGWARDEN_OAUTH_GOOGLE_CLIENT_SECRET"] = "g-secret";
+  env["PGWARDEN_OAUTH_ACME_SSO_CLIENT_ID"] = "a-id";
+  env["PGWARDEN_OAUTH_ACME_SSO_CLIENT_SECRET"] = "a-secret";
+  env["PGWARDEN_OAUTH_ACME_SSO_ISSUER"] = "http://127.0.0.1:4444";
+  env["PGWARDEN_OAUTH_ACME_SSO_SCOPES"] = "openid, email ,profile";
+  env["PGWARDEN_OAUTH_ALLOW_LOOPBACK"] = "true";
+  const auto r = Load(env);
+  ASSERT_THAT(r.errors, IsEmpty());
+  ASSERT_EQ(r.config.oauth.providers.size(), 2u);
+  const auto& acme = r.config.oauth.providers[0];
+  EXPECT_EQ(acme.id, "acme-sso");
+  EXPECT_EQ(acme.issuer, "http://127.0.0.1:4444");
+  EXPECT_THAT(acme.scopes, ElementsAre("openid", "email", "profile"));
+  EXPECT_EQ(r.config.oauth.providers[1].id, "google");
+  EXPECT_EQ(r.config.oauth.providers[1].client_secret, "g-secret");
+  EXPECT_TRUE(r.config.oauth.allow_loopback);
+}
+
+TEST(Load, RefusesIncompleteOAuthProviders) {
+  auto env = MinimalEnv();
+  env["PGWARDEN_OAUTH_ACME_CLIENT_ID"] = "a-id";  // no secret, no issuer
+  env["PGWARDEN_OAUTH_GITHUB_CLIENT_ID"] = "gh";
+  env["PGWARDEN_OAUTH_GITHUB_CLIENT_SECRET"] = "s";
+  env["PGWARDEN_OAUTH_GITHUB_TOKEN_URL"] = "ftp://x";
+  const auto r = Load(env);
+  EXPECT_THAT(r.errors, testing::Contains(HasSubstr("PGWARDEN_OAUTH_ACME_ISSUER: required")));
+  EXPECT_THAT(r.errors, testing::Contains(HasSubstr("PGWARDEN_OAUTH_ACME_CLIENT_SECRET: required")));
+  EXPECT_THAT(r.errors, testing::Contains(HasSubstr("ftp://x")));
+}
+
 }  // namespace
 }  // namespace pgwarden::config
