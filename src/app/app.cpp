@@ -371,7 +371,17 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
 
   auto mailer = MakeMailer(cfg);
   if (!mailer) return 1;
-  auth::AuthService auth_service(cfg.auth, keys, std::move(pools), std::move(*mailer));
+  std::shared_ptr<auth::oauth::Runtime> oauth;
+  if (!cfg.oauth.providers.empty()) {
+    try {
+      oauth = std::make_shared<auth::oauth::Runtime>(auth::oauth::ProvidersFrom(cfg.oauth), cfg.oauth);
+    } catch (const std::exception& e) {
+      log::Error("oauth.config_invalid", {{"error", e.what()}});
+      return 1;
+    }
+    for (const auto& p : cfg.oauth.providers) log::Info("oauth.provider", {{"id", p.id}});
+  }
+  auth::AuthService auth_service(cfg.auth, keys, std::move(pools), std::move(*mailer), std::move(oauth));
 
   std::unique_ptr<dataapi::DataApiService> data_api;
   if (catalog) {

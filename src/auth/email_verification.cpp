@@ -85,8 +85,8 @@ asio::awaitable<Result<SessionRow>> AuthService::CreateSessionFor(const Request&
 
 asio::awaitable<Result<std::string>> AuthService::WithSessionVerifier(db::Connection& c, std::string url,
                                                                       const SessionRow& session,
-                                                                      std::string_view challenge) {
-  auto verifier = co_await IssueSessionVerifier(c, session.id, challenge, NowMs());
+                                                                      std::string_view challenge_hash) {
+  auto verifier = co_await IssueSessionVerifier(c, session.id, challenge_hash, NowMs());
   if (!verifier) co_return verifier.error();
   co_return AppendQueryParam(url, "neon_auth_session_verifier", *verifier);
 }

@@ -68,6 +68,17 @@ void AuthService::RegisterRoutes(http::Router& r, const std::string& prefix) {
   r.Add(verb::post, p("/email-otp/change-email"), bind(&AuthService::ChangeEmailOtp));
   r.Add(verb::post, p("/sign-in/magic-link"), bind(&AuthService::SignInMagicLink));
   r.Add(verb::get, p("/magic-link/verify"), bind(&AuthService::VerifyMagicLink));
+
+  // OAuth (issue 5).
+  r.Add(verb::post, p("/sign-in/social"), bind(&AuthService::SignInSocial));
+  r.Add(verb::get, p("/callback/:provider"), bind(&AuthService::OAuthCallback));
+  r.Add(verb::post, p("/callback/:provider"), bind(&AuthService::OAuthCallback));  // form_post -> 302 to GET
+  r.Add(verb::post, p("/link-social"), bind(&AuthService::LinkSocial));
+  r.Add(verb::post, p("/unlink-account"), bind(&AuthService::UnlinkAccount));
+  r.Add(verb::get, p("/account-info"), bind(&AuthService::AccountInfo));
+  r.Add(verb::post, p("/get-access-token"), bind(&AuthService::GetAccessToken));
+  r.Add(verb::get, p("/get-access-token"), bind(&AuthService::GetAccessToken));  // toolkit alias (§2.7)
+  r.Add(verb::post, p("/refresh-token"), bind(&AuthService::RefreshToken));
 }
 
 }  // namespace pgwarden::auth

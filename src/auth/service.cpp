@@ -25,7 +25,8 @@ bool IsIpLiteral(std::string_view s) {
 }  // namespace
 
 AuthService::AuthService(config::AuthConfig cfg, std::shared_ptr<const KeyRing> keys,
-                         std::vector<std::unique_ptr<db::Pool>> pools, std::shared_ptr<Mailer> mailer)
+                         std::vector<std::unique_ptr<db::Pool>> pools, std::shared_ptr<Mailer> mailer,
+                         std::shared_ptr<oauth::Runtime> oauth)
     : cfg_(std::move(cfg)),
       keys_(std::move(keys)),
       pools_(std::move(pools)),
@@ -35,7 +36,8 @@ AuthService::AuthService(config::AuthConfig cfg, std::shared_ptr<const KeyRing> 
         return list;
       }(),
                cfg_.trust_localhost),
-      mailer_(std::move(mailer)) {
+      mailer_(std::move(mailer)),
+      oauth_(std::move(oauth)) {
   const int threads =
       cfg_.hash_threads > 0 ? cfg_.hash_threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   cpu_ = std::make_unique<asio::thread_pool>(threads);

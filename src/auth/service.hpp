@@ -17,6 +17,8 @@
 
 #include "auth/key_ring.hpp"
 #include "auth/mailer.hpp"
+#include "auth/oauth/runtime.hpp"
+#include "auth/oauth/state.hpp"
 #include "auth/stores.hpp"
 #include "config/config.hpp"
 #include "core/json.hpp"
@@ -48,7 +50,8 @@ class AuthService {
  public:
   //! `mailer` may be null: flows that send mail then answer as usual and the message is dropped (logged).
   AuthService(config::AuthConfig cfg, std::shared_ptr<const KeyRing> keys,
-              std::vector<std::unique_ptr<db::Pool>> pools, std::shared_ptr<Mailer> mailer = nullptr);
+              std::vector<std::unique_ptr<db::Pool>> pools, std::shared_ptr<Mailer> mailer = nullptr,
+              std::shared_ptr<oauth::Runtime> oauth = nullptr);
   ~AuthService();
 
   //! Stops handing out connections (graceful shutdown, before the io threads' state is destroyed).
@@ -102,6 +105,13 @@ class AuthService {
   asio::awaitable<Response> ChangeEmailOtp(Request& req);
   asio::awaitable<Response> SignInMagicLink(Request& req);        // magic_link.cpp
   asio::awaitable<Response> VerifyMagicLink(Request& req);
+  asio::awaitable<Response> SignInSocial(Request& req);           // oauth/flows.cpp
+  asio::awaitable<Response> LinkSocial(Request& req);
+  asio::awaitable<Response> OAuthCallback(Request& req);
+  asio::awaitable<Response> UnlinkAccount(Request& req);
+  asio::awaitable<Response> AccountInfo(Request& req);
+  asio::awaitable<Response> GetAccessToken(Request& req);
+  asio::awaitable<Response> RefreshToken(Request& req);
 
   // ---- shared by the flows ----
   //! Lease on this worker's pool, or a 503-kind error.
@@ -130,8 +140,10 @@ class AuthService {
   asio::awaitable<Result<SessionRow>> CreateSessionFor(const Request& req, db::Connection& c, std::string_view user_id);
   //! `url` with a fresh single-use `neon_auth_session_verifier` for `session` appended: the app exchanges it
   //! on GET /get-session for its own session cookie (sdk-contract §4, §4.5).
+  //! `challenge_hash` (HashIdentifier of the challenge cookie's value) binds it to that browser; empty = unbound.
   asio::awaitable<Result<std::string>> WithSessionVerifier(db::Connection& c, std::string url,
-                                                           const SessionRow& session, std::string_view challenge = {});
+                                                           const SessionRow& session,
+                                                           std::string_view challenge_hash = {});
   //! The e-mail verification token: Better Auth's HS256 JWT {email, updateTo?, requestType?, iat, exp}.
   std::string MintEmailToken(std::string_view email, std::optional<std::string_view> update_to,
                              std::optional<std::string_view> request_type, EpochMs now) const;
@@ -152,6 +164,33 @@ class AuthService {
                             std::string_view callback) const {
     SendMail(t, std::move(to), VerificationLinkVars(email, update_to, request_type, callback));
   }
+  // ---- shared by the OAuth flows (oauth/flows.cpp) ----
+  std::string OAuthRedirectUri(std::string_view provider_id) const;
+  //! 302 to `error_url` (or <auth>/error) with ?error=<code>[&error_description=] (Better Auth's redirectOnError).
+  Response OAuthErrorRedirect(const Request& req, const std::string& error_url, std::string_view code,
+                              std::string_view description = {}) const;
+  asio::awaitable<Response> StartSocial(Request& req, bool link);
+  struct OAuthSignIn {
+    UserRow user;
+    SessionRow session;
+    bool created = false;
+  };
+  //! The account for a provider identity: known identity, or a link to a local user when both sides vouch
+  //! for the address (OA-05), or a new user. Errors carry Better Auth's error text in the message.
+  asio::awaitable<Result<OAuthSignIn>> SignInIdentity(const Request& req, db::Connection& c, const oauth::Provider& p,
+                                                      const oauth::Identity& id, const oauth::Tokens& tokens,
+                                                      bool request_sign_up);
+  //! Joins a provider identity to the signed-in user (link-social); "" on success, else the error code.
+  asio::awaitable<std::string> LinkIdentity(db::Connection& c, const oauth::Provider& p, const oauth::Identity& id,
+                                            const oauth::Tokens& tokens, const oauth::LinkTarget& target);
+  struct AccountAccess {
+    ProviderAccount account;
+    std::string access_token;   //!< unsealed
+    std::string refresh_token;  //!< unsealed
+  };
+  //! The caller's account for the requested provider, its tokens refreshed when expired (or `refresh_now`).
+  asio::awaitable<Result<AccountAccess>> AccessFor(const Request& req, bool refresh_now);
+
   //! Which accounts a deferred mail goes to.
   enum class MailIf { kAccountExists, kNoAccount, kUnverifiedAccount };
   //! Mails `to` after the response, once the account of `lookup` is found to match `condition`: the answer and
@@ -218,6 +257,7 @@ class AuthService {
   http::OriginMatcher origins_;
   http::CorsPolicy cors_;
   std::shared_ptr<Mailer> mailer_;
+  std::shared_ptr<oauth::Runtime> oauth_;
   std::string prefix_;  // "/<db>/auth", set by RegisterRoutes
 };
 

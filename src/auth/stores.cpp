@@ -439,4 +439,131 @@ asio::awaitable<Result<std::optional<std::string>>> ResetPasswordWithToken(Conn&
   co_return std::optional<std::string>(std::string(rows->Text(0, 0)));
 }
 
+namespace {
+constexpr const char* kAccountCols =
+    "a.id::text, a.\"accountId\", a.\"providerId\", a.\"userId\"::text, a.scope, " PGW_MS("a.\"createdAt\"") ", " PGW_MS(
+        "a.\"updatedAt\"") ", a.\"accessToken\", a.\"refreshToken\", a.\"idToken\", " PGW_MS("a.\"accessTokenExpiresAt\"") ", " PGW_MS(
+        "a.\"refreshTokenExpiresAt\"");
+
+ProviderAccount ReadProviderAccount(const db::Rows& r, int row) {
+  ProviderAccount a;
+  a.row.id = r.Text(row, 0);
+  a.row.account_id = r.Text(row, 1);
+  a.row.provider_id = r.Text(row, 2);
+  a.row.user_id = r.Text(row, 3);
+  a.row.scope = OptString(r, row, 4);
+  a.row.created_at = r.Int64(row, 5);
+  a.row.updated_at = r.Int64(row, 6);
+  a.tokens.access_token = OptString(r, row, 7);
+  a.tokens.refresh_token = OptString(r, row, 8);
+  a.tokens.id_token = OptString(r, row, 9);
+  if (!r.IsNull(row, 10)) a.tokens.access_expires_at = r.Int64(row, 10);
+  if (!r.IsNull(row, 11)) a.tokens.refresh_expires_at = r.Int64(row, 11);
+  a.tokens.scope = a.row.scope;
+  return a;
+}
+
+std::optional<std::string> OptTime(const std::optional<EpochMs>& t) {
+  if (!t) return std::nullopt;
+  return FormatIso8601Ms(*t);
+}
+}  // namespace
+
+asio::awaitable<Result<std::optional<ProviderAccount>>> FindProviderAccount(Conn& c, std::string_view provider_id,
+                                                                            std::string_view account_id) {
+  static const std::string sql = Concat({"SELECT ", kAccountCols,
+                                         " FROM neon_auth.account a WHERE a.\"providerId\" = $1 AND a.\"accountId\" = $2 "
+                                         "ORDER BY a.\"createdAt\" LIMIT 1"});
+  auto rows = co_await c.Query(sql, db::Params(provider_id, account_id));
+  if (!rows) co_return rows.error();
+  if (rows->Empty()) co_return std::optional<ProviderAccount>();
+  co_return std::optional<ProviderAccount>(ReadProviderAccount(*rows, 0));
+}
+
+asio::awaitable<Result<std::optional<ProviderAccount>>> FindUserProviderAccount(Conn& c, std::string_view user_id,
+                                                                                std::string_view provider_id,
+                                                                                std::string_view account_id) {
+  static const std::string sql = Concat({"SELECT ", kAccountCols,
+                                         " FROM neon_auth.account a WHERE a.\"userId\"::text = $1 AND a.\"providerId\" = $2 "
+                                         "AND ($3 = '' OR a.\"accountId\" = $3) ORDER BY a.\"createdAt\" LIMIT 1"});
+  auto rows = co_await c.Query(sql, db::Params(user_id, provider_id, account_id));
+  if (!rows) co_return rows.error();
+  if (rows->Empty()) co_return std::optional<ProviderAccount>();
+  co_return std::optional<ProviderAccount>(ReadProviderAccount(*rows, 0));
+}
+
+asio::awaitable<Result<AccountRow>> InsertProviderAccount(Conn& c, std::string_view user_id, std::string_view provider_id,
+                                                          std::string_view account_id, const AccountTokens& t,
+                                                          EpochMs now) {
+  static const std::string sql = Concat(
+      {"INSERT INTO neon_auth.account AS a (\"accountId\", \"providerId\", \"userId\", \"accessToken\", \"refreshToken\", "
+       "\"idToken\", \"accessTokenExpiresAt\", \"refreshTokenExpiresAt\", scope, \"createdAt\", \"updatedAt\") "
+       "VALUES ($1, $2, $3::uuid, $4, $5, $6, $7::timestamptz, $8::timestamptz, $9, $10::timestamptz, $10::timestamptz) "
+       "RETURNING ",
+       kAccountCols});
+  const std::string now_s = FormatIso8601Ms(now);
+  const auto ae = OptTime(t.access_expires_at), re = OptTime(t.refresh_expires_at);
+  auto rows = co_await c.Query(sql, db::Params(account_id, provider_id, user_id, t.access_token, t.refresh_token,
+                                               t.id_token, ae, re, t.scope, now_s));
+  if (!rows) co_return rows.error();
+  if (rows->Empty()) co_return MakeError(ErrorCode::kInternal, "account insert returned nothing");
+  co_return ReadProviderAccount(*rows, 0).row;
+}
+
+asio::awaitable<Result<void>> UpdateAccountTokens(Conn& c, std::string_view account_row_id, const AccountTokens& t,
+                                                  EpochMs now) {
+  // A provider that sends no new refresh token keeps the old one (refresh-token rotation is optional).
+  auto r = co_await c.Query(
+      "UPDATE neon_auth.account SET \"accessToken\" = COALESCE($2, \"accessToken\"), "
+      "\"refreshToken\" = COALESCE($3, \"refreshToken\"), \"idToken\" = COALESCE($4, \"idToken\"), "
+      "\"accessTokenExpiresAt\" = CASE WHEN $2 IS NULL THEN \"accessTokenExpiresAt\" ELSE $5::timestamptz END, "
+      "\"refreshTokenExpiresAt\" = COALESCE($6::timestamptz, \"refreshTokenExpiresAt\"), "
+      "scope = COALESCE($7, scope), \"updatedAt\" = $8::timestamptz WHERE id::text = $1",
+      db::Params(account_row_id, t.access_token, t.refresh_token, t.id_token, OptTime(t.access_expires_at),
+                 OptTime(t.refresh_expires_at), t.scope, FormatIso8601Ms(now)));
+  if (!r) co_return r.error();
+  co_return Result<void>();
+}
+
+asio::awaitable<Result<std::pair<UserRow, SessionRow>>> CreateOAuthUser(
+    Conn& c, std::string_view name, std::string_view email, bool email_verified, std::optional<std::string_view> image,
+    std::string_view provider_id, std::string_view account_id, const AccountTokens& t, const NewSession& session,
+    EpochMs now) {
+  static const std::string sql = Concat(
+      {"WITH u AS (INSERT INTO neon_auth.\"user\" (name, email, \"emailVerified\", image, \"createdAt\", \"updatedAt\", "
+       "\"isAnonymous\", role, banned) VALUES ($1, $2, $3::bool, $4, $5::timestamptz, $5::timestamptz, false, 'user', false) "
+       "RETURNING *), "
+       "a AS (INSERT INTO neon_auth.account (\"accountId\", \"providerId\", \"userId\", \"accessToken\", \"refreshToken\", "
+       "\"idToken\", \"accessTokenExpiresAt\", \"refreshTokenExpiresAt\", scope, \"createdAt\", \"updatedAt\") "
+       "SELECT $6, $7, u.id, $8, $9, $10, $11::timestamptz, $12::timestamptz, $13, $5::timestamptz, $5::timestamptz FROM u), "
+       "s AS (INSERT INTO neon_auth.session (\"expiresAt\", token, \"createdAt\", \"updatedAt\", \"ipAddress\", "
+       "\"userAgent\", \"userId\") SELECT $14::timestamptz, $15, $5::timestamptz, $5::timestamptz, $16, $17, u.id FROM u "
+       "RETURNING *) "
+       "SELECT ", kUserCols, ", ", kSessionCols, " FROM u, s"});
+  const std::string now_s = FormatIso8601Ms(now), exp_s = FormatIso8601Ms(session.expires_at);
+  const auto ae = OptTime(t.access_expires_at), re = OptTime(t.refresh_expires_at);
+  auto rows = co_await c.Query(sql, db::Params(name, email, email_verified ? "true" : "false", image, now_s, account_id,
+                                               provider_id, t.access_token, t.refresh_token, t.id_token, ae, re, t.scope,
+                                               exp_s, session.token, session.ip_address, session.user_agent));
+  if (!rows) co_return rows.error();
+  if (rows->Empty()) co_return MakeError(ErrorCode::kFailedToCreateUser);
+  co_return std::make_pair(ReadUser(*rows, 0, 0), ReadSession(*rows, 0, kUserColCount));
+}
+
+asio::awaitable<Result<int>> UnlinkAccount(Conn& c, std::string_view user_id, std::string_view provider_id,
+                                           std::string_view account_id) {
+  // One statement, one snapshot. (Two parallel unlinks of a user's last two accounts could both pass the count;
+  // only the owner can race itself that way, and it leaves the user able to sign in with e-mail flows.)
+  auto rows = co_await c.Query(
+      "WITH target AS (SELECT a.id FROM neon_auth.account a WHERE a.\"userId\"::text = $1 AND a.\"providerId\" = $2 "
+      "AND ($3 = '' OR a.\"accountId\" = $3) ORDER BY a.\"createdAt\" LIMIT 1), "
+      "total AS (SELECT count(*) AS n FROM neon_auth.account a WHERE a.\"userId\"::text = $1), "
+      "gone AS (DELETE FROM neon_auth.account a USING target, total WHERE a.id = target.id AND total.n > 1 RETURNING 1) "
+      "SELECT (SELECT count(*) FROM target), (SELECT count(*) FROM gone)",
+      db::Params(user_id, provider_id, account_id));
+  if (!rows) co_return rows.error();
+  if (rows->Int64(0, 0) == 0) co_return 0;
+  co_return rows->Int64(0, 1) > 0 ? 1 : -1;
+}
+
 }  // namespace pgwarden::auth

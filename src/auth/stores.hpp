@@ -145,6 +145,49 @@ asio::awaitable<Result<std::optional<SessionRow>>> ChangePasswordAndRotate(Conn&
                                                                            std::string_view password_hash, bool revoke,
                                                                            const NewSession& replacement, EpochMs now);
 asio::awaitable<Result<void>> DeleteUser(Conn& c, std::string_view user_id);
+
+// ---- provider accounts (OAuth, issue 5). Token columns hold sealed values (crypto::SealToHex): callers seal
+// before writing and unseal after reading. ----
+
+//! The provider tokens of an account row, as stored (sealed).
+struct AccountTokens {
+  std::optional<std::string> access_token;
+  std::optional<std::string> refresh_token;
+  std::optional<std::string> id_token;
+  std::optional<EpochMs> access_expires_at;
+  std::optional<EpochMs> refresh_expires_at;
+  std::optional<std::string> scope;  //!< comma-separated, as Better Auth
+};
+
+struct ProviderAccount {
+  AccountRow row;
+  AccountTokens tokens;
+};
+
+//! The account of (providerId, accountId), whoever owns it (federated identities are keyed on the provider's
+//! user id, never on the address: OA-06).
+asio::awaitable<Result<std::optional<ProviderAccount>>> FindProviderAccount(Conn& c, std::string_view provider_id,
+                                                                            std::string_view account_id);
+//! A user's account for a provider (`account_id` empty = the first one).
+asio::awaitable<Result<std::optional<ProviderAccount>>> FindUserProviderAccount(Conn& c, std::string_view user_id,
+                                                                                std::string_view provider_id,
+                                                                                std::string_view account_id);
+//! Inserts an account for an existing user. A (provider, accountId) already present fails with 23505 only if a
+//! unique index exists; callers look first.
+asio::awaitable<Result<AccountRow>> InsertProviderAccount(Conn& c, std::string_view user_id, std::string_view provider_id,
+                                                          std::string_view account_id, const AccountTokens& t,
+                                                          EpochMs now);
+asio::awaitable<Result<void>> UpdateAccountTokens(Conn& c, std::string_view account_row_id, const AccountTokens& t,
+                                                  EpochMs now);
+//! A new user with its provider account and first session, in one statement (23505 on a taken address).
+asio::awaitable<Result<std::pair<UserRow, SessionRow>>> CreateOAuthUser(
+    Conn& c, std::string_view name, std::string_view email, bool email_verified, std::optional<std::string_view> image,
+    std::string_view provider_id, std::string_view account_id, const AccountTokens& t, const NewSession& session,
+    EpochMs now);
+//! Removes the user's account of that provider (and accountId when given) unless it is the user's last
+//! account. Returns 1 removed, 0 none found, -1 refused (the last one).
+asio::awaitable<Result<int>> UnlinkAccount(Conn& c, std::string_view user_id, std::string_view provider_id,
+                                           std::string_view account_id);
 asio::awaitable<Result<std::vector<AccountRow>>> ListAccounts(Conn& c, std::string_view user_id);
 
 }  // namespace pgwarden::auth

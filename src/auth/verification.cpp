@@ -136,12 +136,12 @@ asio::awaitable<Result<OtpCheck>> CheckOtp(Conn& c, std::string_view identifier,
 }
 
 asio::awaitable<Result<std::string>> IssueSessionVerifier(Conn& c, std::string_view session_id,
-                                                          std::string_view challenge, EpochMs now) {
+                                                          std::string_view challenge_hash, EpochMs now) {
   std::string verifier = crypto::RandomString(kVerifierLength);
   std::string value = "{\"sessionId\":";
   AppendJsonString(value, session_id);
   value += ",\"challenge\":";
-  AppendJsonString(value, challenge.empty() ? std::string() : HashIdentifier(challenge));
+  AppendJsonString(value, challenge_hash);
   value += '}';
   auto r = co_await InsertVerification(c, "session-verifier:" + verifier, value, now + kVerifierTtlS * 1000, now);
   if (!r) co_return r.error();

@@ -62,9 +62,10 @@ inline std::string OtpIdentifier(std::string_view type, std::string_view email) 
 
 // ---- session verifiers (the hand-off of sdk-contract §4 / §4.5) ----
 
-//! Issues a single-use verifier for a session; `challenge` (may be empty) must be presented with it.
+//! Issues a single-use verifier for a session, bound to `challenge_hash` (HashIdentifier of the challenge
+//! cookie's value; empty = unbound): the exchange then needs that cookie.
 asio::awaitable<Result<std::string>> IssueSessionVerifier(Conn& c, std::string_view session_id,
-                                                          std::string_view challenge, EpochMs now);
+                                                          std::string_view challenge_hash, EpochMs now);
 struct VerifiedSession {
   SessionWithUser session;
   std::string challenge_hash;  //!< HashIdentifier(challenge), or empty when none was bound

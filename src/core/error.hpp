@@ -68,6 +68,15 @@ enum class ErrorCode {
   kTooManyAttempts,
   kInvalidOtpType,
   kOtpRequiredForCurrentEmail,
+  // OAuth (issue 5)
+  kProviderNotFound,
+  kIdTokenNotSupported,
+  kOAuthLinkError,
+  kUserEmailNotFound,
+  kAccountNotFound,
+  kFailedToUnlinkLastAccount,
+  kFailedToGetAccessToken,
+  kRefreshTokenNotFound,
   // infrastructure
   kServiceUnavailable,
   kDatabase,

@@ -80,7 +80,7 @@ std::string_view StateErrorCode(StateProblem p) {
     case StateProblem::kNone: return "";
     case StateProblem::kNotFound: return "state_not_found";
     case StateProblem::kMismatch: return "state_mismatch";
-    case StateProblem::kExpired: return "state_expired";
+    case StateProblem::kExpired: return "state_mismatch";  // Better Auth: "Invalid state: request expired"
     case StateProblem::kWrongProvider: return "state_mismatch";
   }
   return "state_mismatch";
