@@ -188,8 +188,10 @@ class AuthService {
     std::string access_token;   //!< unsealed
     std::string refresh_token;  //!< unsealed
   };
-  //! The caller's account for the requested provider, its tokens refreshed when expired (or `refresh_now`).
-  asio::awaitable<Result<AccountAccess>> AccessFor(const Request& req, bool refresh_now);
+  //! The caller's account (by providerId and/or accountId, from the body or the query), its tokens refreshed
+  //! when expired, or always with `refresh_now` (refresh-token). `by_account`: account-info's selection
+  //! (accountId first, provider from the account).
+  asio::awaitable<Result<AccountAccess>> AccessFor(const Request& req, bool refresh_now, bool by_account = false);
 
   //! Which accounts a deferred mail goes to.
   enum class MailIf { kAccountExists, kNoAccount, kUnverifiedAccount };

@@ -77,6 +77,10 @@ enum class ErrorCode {
   kFailedToUnlinkLastAccount,
   kFailedToGetAccessToken,
   kRefreshTokenNotFound,
+  kFailedToRefreshAccessToken,
+  kProviderNotSupported,
+  kProviderNotConfigured,
+  kAccessTokenNotFound,
   // infrastructure
   kServiceUnavailable,
   kDatabase,

@@ -443,26 +443,50 @@ asio::awaitable<Response> AuthService::UnlinkAccount(Request& req) {
   co_return Json(req, "{\"status\":true}");
 }
 
-asio::awaitable<Result<AuthService::AccountAccess>> AuthService::AccessFor(const Request& req, bool refresh_now) {
+asio::awaitable<Result<AuthService::AccountAccess>> AuthService::AccessFor(const Request& req, bool refresh_now,
+                                                                           bool by_account) {
   auto body = req.raw.method() == http::bhttp::verb::get ? Result<json::object>(json::object()) : ParseBody(req);
   if (!body) co_return body.error();
-  // GET (the toolkit) carries the arguments in the query.
+  // GET (account-info, the toolkit) carries the arguments in the query.
   std::string provider_id = req.Query("providerId").value_or("");
   std::string account_id = req.Query("accountId").value_or("");
   if (const auto* v = body->if_contains("providerId"); v && v->is_string()) provider_id = std::string(v->as_string());
   if (const auto* v = body->if_contains("accountId"); v && v->is_string()) account_id = std::string(v->as_string());
-  if (provider_id.empty())
+  if (!by_account && provider_id.empty())
     co_return MakeError(ErrorCode::kValidationError, "[body.providerId] Invalid input: expected string, received undefined");
   auto authed = co_await RequireSession(req);
   if (!authed) co_return authed.error();
-  if (!oauth_ || !oauth_->Find(provider_id)) co_return MakeError(ErrorCode::kProviderNotFound);
-  auto acc = co_await FindUserProviderAccount(*authed->db, authed->cur.user.id, provider_id, account_id);
-  if (!acc) co_return acc.error();
-  if (!*acc) co_return MakeError(ErrorCode::kAccountNotFound);
-  AccountAccess out{std::move(**acc), Unseal(cfg_.secret, (**acc).tokens.access_token),
-                    Unseal(cfg_.secret, (**acc).tokens.refresh_token)};
+  if (by_account && account_id.empty()) co_return MakeError(ErrorCode::kAccountNotFound);
+  if (!by_account && (!oauth_ || !oauth_->Find(provider_id)))
+    co_return MakeError(ErrorCode::kProviderNotSupported, "Provider " + provider_id + " is not supported.");
+  std::optional<ProviderAccount> found;
+  if (by_account) {
+    // account-info: the caller's account with that accountId (and provider when given).
+    auto accounts = co_await auth::ListAccounts(*authed->db, authed->cur.user.id);
+    if (!accounts) co_return accounts.error();
+    for (const auto& a : *accounts) {
+      if (a.account_id != account_id || (!provider_id.empty() && a.provider_id != provider_id)) continue;
+      auto full = co_await FindUserProviderAccount(*authed->db, authed->cur.user.id, a.provider_id, a.account_id);
+      if (!full) co_return full.error();
+      found = std::move(*full);
+      break;
+    }
+    if (!found) co_return MakeError(ErrorCode::kAccountNotFound);
+    if (!oauth_ || !oauth_->Find(found->row.provider_id)) co_return MakeError(ErrorCode::kProviderNotConfigured);
+    provider_id = found->row.provider_id;
+  } else {
+    auto acc = co_await FindUserProviderAccount(*authed->db, authed->cur.user.id, provider_id, account_id);
+    if (!acc) co_return acc.error();
+    if (!*acc) co_return MakeError(ErrorCode::kAccountNotFound);
+    found = std::move(*acc);
+  }
+  // Unsealed before the record moves into the answer.
+  std::string access_token = Unseal(cfg_.secret, found->tokens.access_token);
+  std::string refresh_token = Unseal(cfg_.secret, found->tokens.refresh_token);
+  AccountAccess out{std::move(*found), std::move(access_token), std::move(refresh_token)};
   const EpochMs now = NowMs();
   const bool expired = out.account.tokens.access_expires_at && *out.account.tokens.access_expires_at - 5000 <= now;
+  if (refresh_now && out.refresh_token.empty()) co_return MakeError(ErrorCode::kRefreshTokenNotFound);
   if ((refresh_now || expired) && !out.refresh_token.empty()) {
     std::string pid = provider_id, rt = out.refresh_token;
     auto provider = co_await oauth_->Resolve(pid);
@@ -470,7 +494,7 @@ asio::awaitable<Result<AuthService::AccountAccess>> AuthService::AccessFor(const
     auto fresh = co_await oauth_->Refresh(*provider, rt);
     if (!fresh) {
       LogOAuthFailure(provider_id, fresh.error().code, fresh.error().detail);
-      co_return MakeError(ErrorCode::kFailedToGetAccessToken);
+      co_return MakeError(refresh_now ? ErrorCode::kFailedToRefreshAccessToken : ErrorCode::kFailedToGetAccessToken);
     }
     const AccountTokens sealed = SealedTokens(cfg_.secret, *fresh);
     auto upd = co_await UpdateAccountTokens(*authed->db, out.account.row.id, sealed, now);
@@ -481,8 +505,6 @@ asio::awaitable<Result<AuthService::AccountAccess>> AuthService::AccessFor(const
     if (fresh->refresh_expires_at) out.account.tokens.refresh_expires_at = fresh->refresh_expires_at;
     if (!fresh->id_token.empty()) out.account.tokens.id_token = fresh->id_token;
     if (sealed.scope) out.account.tokens.scope = sealed.scope;
-  } else if (refresh_now) {
-    co_return MakeError(ErrorCode::kRefreshTokenNotFound);
   }
   co_return out;
 }
@@ -518,8 +540,9 @@ asio::awaitable<Response> AuthService::RefreshToken(Request& req) {
 }
 
 asio::awaitable<Response> AuthService::AccountInfo(Request& req) {
-  auto access = co_await AccessFor(req, false);
+  auto access = co_await AccessFor(req, false, /*by_account=*/true);
   if (!access) co_return ErrorResponse(req, access.error());
+  if (access->access_token.empty()) co_return ErrorResponse(req, ErrorCode::kAccessTokenNotFound);
   std::string pid = access->account.row.provider_id;
   auto provider = co_await oauth_->Resolve(pid);
   if (!provider) co_return ErrorResponse(req, ErrorCode::kServiceUnavailable, "provider unavailable");
