@@ -417,6 +417,10 @@ asio::awaitable<Response> AuthService::OAuthCallback(Request& req) {
   http::CookieAttributes expire;
   expire.max_age = 0;
   expire.secure = cfg_.secure_cookies;
+  if (cfg_.cookie_mode == config::CookieMode::kCrossSite) {
+    expire.same_site = "None";
+    expire.partitioned = true;
+  }
   res.insert(http::bhttp::field::set_cookie, http::SetCookie(CookieName("state"), "", expire));
   log::Info("oauth.signed_in", {{"provider", provider->id}, {"user_id", signed_in->user.id},
                                  {"new_user", signed_in->created ? "true" : "false"}});

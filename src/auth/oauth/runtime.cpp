@@ -71,12 +71,13 @@ Identity ClaimsIdentity(const json::object& c, std::string_view raw) {
 Runtime::Runtime(std::vector<Provider> providers, const config::OAuthConfig& cfg)
     : providers_(std::move(providers)), client_(OptionsFrom(cfg)) {}
 
-asio::awaitable<OAuthResult<std::string>> Runtime::GetJson(std::string url, std::string bearer, std::string accept) {
+asio::awaitable<OAuthResult<std::string>> Runtime::GetJson(std::string_view url, std::string_view bearer,
+                                                           std::string_view accept) {
   http::ClientRequest req;
   req.method = boost::beast::http::verb::get;
-  req.url = std::move(url);
-  req.headers.emplace_back("Accept", accept.empty() ? std::string("application/json") : accept);
-  if (!bearer.empty()) req.headers.emplace_back("Authorization", "Bearer " + bearer);
+  req.url = std::string(url);
+  req.headers.emplace_back("Accept", accept.empty() ? std::string("application/json") : std::string(accept));
+  if (!bearer.empty()) req.headers.emplace_back("Authorization", "Bearer " + std::string(bearer));
   auto res = co_await client_.Fetch(std::move(req));
   if (!res) co_return Fail("unable_to_get_user_info", std::string(res.error().Message()));
   if (res->status != 200) co_return Fail("unable_to_get_user_info", "HTTP status " + std::to_string(res->status));
@@ -92,7 +93,8 @@ asio::awaitable<OAuthResult<Provider>> Runtime::Resolve(std::string id) {
     if (auto it = discovered_.find(id); it != discovered_.end() && Clock::now() - it->second.at < kDiscoveryTtl)
       co_return it->second.provider;
   }
-  auto body = co_await GetJson(p->issuer + "/.well-known/openid-configuration", "", "application/json");
+  const std::string discovery_url = p->issuer + "/.well-known/openid-configuration";
+  auto body = co_await GetJson(discovery_url, "", "application/json");
   if (!body) co_return Fail("discovery_failed", body.error().detail);
   boost::system::error_code ec;
   const json::value doc = json::parse(*body, ec);

@@ -83,7 +83,10 @@ class Runtime {
  private:
   asio::awaitable<OAuthResult<crypto::JwkSet>> Keys(const Provider& p, std::string_view kid);
   asio::awaitable<OAuthResult<Tokens>> TokenRequest(const Provider& p, std::string form);
-  asio::awaitable<OAuthResult<std::string>> GetJson(std::string url, std::string bearer, std::string accept);
+  //! Views, not strings: a std::string prvalue argument to a coroutine is destroyed twice by g++ 12 (D11);
+  //! callers pass named strings or literals, alive for the whole co_await.
+  asio::awaitable<OAuthResult<std::string>> GetJson(std::string_view url, std::string_view bearer,
+                                                    std::string_view accept);
   OAuthResult<Identity> IdentityFromIdToken(const Provider& p, const crypto::JwkSet& keys, std::string_view id_token,
                                             std::string_view expected_nonce) const;
 
