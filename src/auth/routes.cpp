@@ -1,4 +1,6 @@
 //! The auth route table (Better Auth's paths, plus the toolkit aliases of sdk-contract §2.7).
+#include <cctype>
+
 #include "auth/service.hpp"
 
 namespace pgwarden::auth {
@@ -16,9 +18,32 @@ void AuthService::RegisterRoutes(http::Router& r, const std::string& prefix) {
   });
   // Production Better Auth redirects its error page to the site root with the error kept in the query.
   r.Add(verb::get, p("/error"), [](Request& req) -> asio::awaitable<Response> {
+    // Better Auth: the code is kept only when it is a plain token (else UNKNOWN), the description as given,
+    // both re-encoded as a form query (URLSearchParams).
+    const auto form = [](std::string_view v) {
+      std::string out;
+      for (const char ch : v) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (std::isalnum(c) || c == '*' || c == '-' || c == '.' || c == '_') {
+          out += ch;
+        } else if (c == ' ') {
+          out += '+';
+        } else {
+          static constexpr char kHex[] = "0123456789ABCDEF";
+          out += '%';
+          out += kHex[c >> 4];
+          out += kHex[c & 15];
+        }
+      }
+      return out;
+    };
+    std::string code = req.Query("error").value_or("");
+    const bool safe = !code.empty() && code.find_first_not_of("'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") ==
+                                           std::string::npos;
+    if (!safe) code = "UNKNOWN";
+    std::string location = "/?error=" + form(code);
+    if (const auto d = req.Query("error_description"); d && !d->empty()) location += "&error_description=" + form(*d);
     Response res = http::MakeResponse(req, http::bhttp::status::found);
-    std::string location = "/";
-    if (!req.query.empty()) location += "?" + std::string(req.query);
     res.set(http::bhttp::field::location, location);
     co_return res;
   });

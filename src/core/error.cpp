@@ -74,6 +74,8 @@ const ErrorInfo& Describe(ErrorCode code) {
       {400, "PROVIDER_NOT_SUPPORTED", "Provider is not supported."},
       {400, "PROVIDER_NOT_CONFIGURED", "Account is not associated with a configured social provider."},
       {400, "ACCESS_TOKEN_NOT_FOUND", "Access token not found"},
+      {401, "LINKING_NOT_ALLOWED", "Account not linked - linking not allowed"},
+      {401, "LINKING_DIFFERENT_EMAILS_NOT_ALLOWED", "Account not linked - different emails not allowed"},
       {503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable. Please retry."},
       {500, "INTERNAL_SERVER_ERROR", "Internal server error"},
       {500, "INTERNAL_SERVER_ERROR", "Internal server error"},

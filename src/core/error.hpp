@@ -81,6 +81,8 @@ enum class ErrorCode {
   kProviderNotSupported,
   kProviderNotConfigured,
   kAccessTokenNotFound,
+  kLinkingNotAllowed,
+  kLinkingDifferentEmailsNotAllowed,
   // infrastructure
   kServiceUnavailable,
   kDatabase,

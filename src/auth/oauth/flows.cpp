@@ -160,6 +160,9 @@ asio::awaitable<Response> AuthService::StartSocial(Request& req, bool link) {
       auto db = co_await Db(req);
       if (!db) co_return ErrorResponse(req, db.error());
       auto linked = co_await LinkIdentity(**db, *provider, *identity, tokens, *target);
+      // Better Auth's codes for the idToken link (the redirect flow uses the lower-case error codes).
+      if (linked == "unable_to_link_account") co_return ErrorResponse(req, ErrorCode::kLinkingNotAllowed);
+      if (linked == "email_doesn't_match") co_return ErrorResponse(req, ErrorCode::kLinkingDifferentEmailsNotAllowed);
       if (!linked.empty()) co_return ErrorResponse(req, ErrorCode::kOAuthLinkError, linked);
       co_return Json(req, "{\"url\":\"\",\"status\":true,\"redirect\":false}");
     }
