@@ -16,6 +16,7 @@
 #include <iostream>
 #include <thread>
 
+#include "auth/error_page.hpp"
 #include "auth/service.hpp"
 #include "dataapi/jwks.hpp"
 #include "dataapi/service.hpp"
@@ -394,6 +395,22 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
   http::Router router;
   const std::string auth_prefix = "/" + cfg.db.database_name + "/auth";
   auth_service.RegisterRoutes(router, auth_prefix);
+
+  // The site root shows the sign-in error page that <auth>/error redirects to (D33); anything else there is a 404.
+  router.Add(bhttp::verb::get, "/", [](http::Request& req) -> asio::awaitable<http::Response> {
+    const auto code = req.Query("error");
+    if (!code) co_return http::MakeResponse(req, bhttp::status::not_found);
+    auto res = http::MakeResponse(req, bhttp::status::ok,
+                                  auth::RenderErrorPage(*code, req.Query("error_description").value_or("")),
+                                  "text/html; charset=utf-8");
+    res.set(bhttp::field::cache_control, "no-store");
+    res.set("Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
+            "frame-ancestors 'none'");
+    res.set("X-Content-Type-Options", "nosniff");
+    res.set("Referrer-Policy", "no-referrer");
+    co_return res;
+  });
 
   std::atomic<bool> draining{false};
   router.Add(bhttp::verb::get, "/health/live", [](http::Request& req) -> asio::awaitable<http::Response> {

@@ -1,6 +1,7 @@
 //! The auth route table (Better Auth's paths, plus the toolkit aliases of sdk-contract §2.7).
 #include <cctype>
 
+#include "auth/error_page.hpp"
 #include "auth/service.hpp"
 
 namespace pgwarden::auth {
@@ -16,7 +17,8 @@ void AuthService::RegisterRoutes(http::Router& r, const std::string& prefix) {
   r.Add(verb::get, p("/ok"), [this](Request& req) -> asio::awaitable<Response> {
     co_return Json(req, "{\"ok\":true}");
   });
-  // Production Better Auth redirects its error page to the site root with the error kept in the query.
+  // Production Better Auth redirects its error page to the site root with the error kept in the query (D33);
+  // the root shows it (RegisterErrorPage).
   r.Add(verb::get, p("/error"), [](Request& req) -> asio::awaitable<Response> {
     // Better Auth: the code is kept only when it is a plain token (else UNKNOWN), the description as given,
     // both re-encoded as a form query (URLSearchParams).
@@ -37,10 +39,7 @@ void AuthService::RegisterRoutes(http::Router& r, const std::string& prefix) {
       }
       return out;
     };
-    std::string code = req.Query("error").value_or("");
-    const bool safe = !code.empty() && code.find_first_not_of("'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") ==
-                                           std::string::npos;
-    if (!safe) code = "UNKNOWN";
+    const std::string code = SafeErrorCode(req.Query("error").value_or(""));
     std::string location = "/?error=" + form(code);
     if (const auto d = req.Query("error_description"); d && !d->empty()) location += "&error_description=" + form(*d);
     Response res = http::MakeResponse(req, http::bhttp::status::found);

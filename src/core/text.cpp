@@ -91,4 +91,34 @@ std::optional<std::string> PercentDecode(std::string_view s) {
   return out;
 }
 
+void AppendHtmlEscaped(std::string& out, std::string_view s) {
+  for (const char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+}
+
+std::string HtmlEscape(std::string_view s) {
+  std::string out;
+  AppendHtmlEscaped(out, s);
+  return out;
+}
+
 }  // namespace pgwarden

@@ -30,4 +30,8 @@ constexpr int HexDigitValue(char c) {
 //! TLD of at least two letters). Also rejects anything over 254 bytes and control characters.
 bool IsValidEmail(std::string_view email);
 
+//! HTML text and attribute escaping: & < > " ' become character references.
+void AppendHtmlEscaped(std::string& out, std::string_view s);
+std::string HtmlEscape(std::string_view s);
+
 }  // namespace pgwarden

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/text.hpp"
+
 namespace pgwarden::mail {
 namespace {
 
@@ -81,36 +83,6 @@ std::optional<std::string> FindBadPlaceholder(std::string_view s) {
 }
 
 enum class Context { kSubject, kText, kHtml };
-
-void AppendHtmlEscaped(std::string& out, std::string_view s) {
-  for (const char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-}
-
-std::string HtmlEscape(std::string_view s) {
-  std::string out;
-  AppendHtmlEscaped(out, s);
-  return out;
-}
 
 //! Control characters (C0, DEL, and the C1 range U+0080..U+009F in its UTF-8 form) become spaces: the subject
 //! stays one header line whatever the values hold.

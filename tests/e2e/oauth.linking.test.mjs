@@ -130,6 +130,21 @@ test('OA-06: the identity is (providerId, sub): the same sub with a changed IdP 
   assert.equal((await counts(srv)).accounts, before.accounts);
 });
 
+test('OA-06: a new sub claiming the address of a user who already has an identity at that provider is not signed into that user (D34)', async () => {
+  const who = { ...identity('resub'), email_verified: true };
+  const first = await oidcSignIn(srv, idp, browser(srv), acme(), who);
+  await verifyEmailInDb(srv, who.email);
+  const before = await counts(srv);
+  const other = { ...who, sub: identity('resub2').sub };  // a reassigned / recycled address at the IdP
+  const f = await oidcFlow(idp, browser(srv), acme({ errorCallbackURL: '/oops' }), other);
+  assertErrorRedirect(srv, f.nav, { base: OOPS, error: 'account_not_linked' });
+  assert.deepEqual(await counts(srv), before, 'no user, session or account created');
+  const acc = await accountRows(srv, { userId: first.user.id, providerId: 'acme' });
+  assert.deepEqual(acc.map((a) => a.accountId), [who.sub]);
+  // The original subject still signs in.
+  assert.equal((await oidcSignIn(srv, idp, browser(srv), acme(), who)).user.id, first.user.id);
+});
+
 // ---------------------------------------------------------------- linkSocial
 
 const L = {};

@@ -296,6 +296,20 @@ test('OA-02: redirect_uri, state, nonce, client_id, code_challenge in the body c
   assert.notEqual(all('code_challenge')[0], 'A'.repeat(43));
 });
 
+test('OA-02: loginHint reaches the provider only as an e-mail address; anything else is dropped, never spliced (D35)', async () => {
+  const hint = async (loginHint) => {
+    const res = await post(srv, '/sign-in/social', { provider: 'acme', callbackURL: '/dashboard', loginHint });
+    assert.equal(res.status, 200, res.text);
+    return new URL(res.json.url).searchParams;
+  };
+  assert.deepEqual((await hint('ada@example.com')).getAll('login_hint'), ['ada@example.com']);
+  for (const bad of ['admin', 'x&prompt=none', 'ada@example.com&prompt=none', 'a'.repeat(300) + '@example.com']) {
+    const q = await hint(bad);
+    assert.deepEqual(q.getAll('login_hint'), [], bad);
+    assert.deepEqual(q.getAll('prompt'), [], bad);
+  }
+});
+
 test('a provider that is not configured: 404 PROVIDER_NOT_FOUND (a Better Auth provider name) / 4xx (any other name); nothing stored', async () => {
   const before = await verificationCount();
   const fb = await post(srv, '/sign-in/social', { provider: 'facebook', callbackURL: '/dashboard' });
@@ -323,6 +337,24 @@ test('GET /error (the default OAuth error landing) redirects to /?error=<code>; 
   const x = new URL(xss.headers.location, srv.baseUrl);
   assert.equal(x.searchParams.get('error'), 'UNKNOWN');
   assert.ok(!xss.text.includes('<script>'), 'no markup in the body');
+});
+
+// pgwarden's site root shows where that redirect lands: an HTML page without scripts (D33), not a 404.
+test('the site root /?error= is a static HTML error page: code shown, description escaped, nothing loaded', async () => {
+  const hop = await raw(`${srv.authUrl}/error?error=access_denied&error_description=${encodeURIComponent('"><img src=x onerror=alert(2)>')}`);
+  const page = await raw(new URL(hop.headers.location, srv.baseUrl).href);
+  assert.equal(page.status, 200, page.text);
+  assert.match(page.headers['content-type'], /^text\/html/);
+  assert.match(page.headers['content-security-policy'], /default-src 'none'/);
+  assert.equal(page.headers['x-content-type-options'], 'nosniff');
+  assert.equal(page.headers['cache-control'], 'no-store');
+  assert.match(page.text, /<code>access_denied<\/code>/);
+  assert.ok(page.text.includes('&quot;&gt;&lt;img src=x onerror=alert(2)&gt;'), page.text);
+  assert.ok(!/<img|<script/i.test(page.text), 'no markup from the query');
+  const unsafe = await raw(`${srv.baseUrl}/?error=${encodeURIComponent('<b>x</b>')}`);
+  assert.match(unsafe.text, /<code>UNKNOWN<\/code>/);
+  const bare = await raw(`${srv.baseUrl}/`);
+  assert.equal(bare.status, 404);
 });
 
 test('no client secret, provider token, code or verifier appears in the server log', () => {

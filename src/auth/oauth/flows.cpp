@@ -214,7 +214,9 @@ asio::awaitable<Response> AuthService::StartSocial(Request& req, bool link) {
   ar.code_verifier = st.code_verifier;
   ar.nonce = st.nonce;
   ar.extra_scopes = std::move(scopes);
-  if (login_hint) ar.login_hint = std::string(*login_hint);
+  // A login hint only pre-fills the provider's form: forwarded when it is an e-mail address, dropped otherwise, so a
+  // caller cannot steer the provider with an arbitrary value (OA-02, D35).
+  if (login_hint && IsValidEmail(*login_hint)) ar.login_hint = std::string(*login_hint);
   const std::string url = oauth::AuthorizationUrl(*provider, ar);
   const bool redirect = !disable_redirect.value_or(false);
   Response res = Json(req, "{\"url\":" + JsonString(url) + ",\"redirect\":" + (redirect ? "true" : "false") + "}");
@@ -274,6 +276,13 @@ asio::awaitable<Result<AuthService::OAuthSignIn>> AuthService::SignInIdentity(co
   if (*local) {
     const UserRow& u = (*local)->user;
     if (!id.email_verified || !u.email_verified) co_return MakeError(ErrorCode::kOAuthLinkError, "account not linked");
+    // The user already has another identity at this provider: a second subject claiming the same address is
+    // another principal there (a reassigned or recycled address), not this user (OA-06, D34). Only the owner can
+    // add it, signed in, through link-social. Better Auth would link it.
+    auto accounts = co_await auth::ListAccounts(c, u.id);
+    if (!accounts) co_return accounts.error();
+    for (const AccountRow& a : *accounts)
+      if (a.provider_id == p.id) co_return MakeError(ErrorCode::kOAuthLinkError, "account not linked");
     if (u.IsBanned(now)) co_return MakeError(ErrorCode::kBannedUser, "banned");
     auto acc = co_await InsertProviderAccount(c, u.id, p.id, id.account_id, sealed, now);
     if (!acc) co_return acc.error();
