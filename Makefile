@@ -1,5 +1,5 @@
 # pgwarden: the two commands are `make dev` and `make test`.
-.PHONY: dev test build debug asan bench bench-rest fuzz clean format
+.PHONY: dev test build debug asan bench bench-rest bench-soak fuzz clean format
 
 JOBS ?= 2
 
@@ -27,6 +27,10 @@ bench: build
 bench-rest: build
 	@[ -d build/oracle/node_modules/autocannon ] || (scripts/oracle.sh start >/dev/null && scripts/oracle.sh stop >/dev/null)
 	@node bench/data-api.mjs
+
+# get-session at a fixed rate (SOAK_RATE, 2000/s) for SOAK_DURATION (60 s): zero errors, flat memory (bench/soak.mjs).
+bench-soak: build
+	@node bench/soak.mjs
 
 fuzz:
 	@scripts/fuzz.sh

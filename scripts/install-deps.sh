@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what pgwarden needs to build and test, only what is missing (idempotent, quiet when all is there).
 # Debian 12 packages (versions pinned by the distribution release) + the e2e npm packages (exact versions,
-# package-lock.json). Usage: scripts/install-deps.sh [--no-npm]
+# package-lock.json). john-data: its password.lst is the common-password list of PGWARDEN_PASSWORD_DENYLIST=common.
+# Usage: scripts/install-deps.sh [--no-npm]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,7 @@ PACKAGES=(
   libtomlplusplus-dev
   libgtest-dev libgmock-dev
   nodejs npm wrk clang-14 libclang-rt-14-dev
+  john-data
 )
 
 missing=()

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `make test`: installs what is missing, builds, starts a throwaway Postgres cluster, then runs every test:
 # unit (ctest -L unit), integration (ctest -L integration, real Postgres), e2e (node:test with the official
-# SDKs against the built binary), interop/differential against the real Better Auth oracle (when ../shared
+# SDKs against the built binary), security (tests/security, one test per security.md row), interop/differential against the real Better Auth oracle (when ../shared
 # is present). Ends with one line "N passed, M failed". Exit status: 0 only if nothing failed.
+# Also the fuzz smoke run (PGWARDEN_SKIP_FUZZ=1 skips it) and the unit + integration tests again under ASan/UBSan
+# (build/asan; PGWARDEN_SKIP_ASAN=1 skips them).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -53,6 +55,33 @@ if [[ "${PGWARDEN_SKIP_FUZZ:-0}" != 1 ]]; then
   [[ "$f" != 0 ]] && tail -30 "$LOGS/fuzz.log"
 fi
 
+# 1c. Unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer (preset asan, build/asan; the
+# integration tests run under it in 3b). Any report fails its test: ASan and UBSan halt on the first error (UB
+# is built non-recoverable), LeakSanitizer checks every test process at exit. PGWARDEN_SKIP_ASAN=1 skips both.
+ASAN_READY=0
+asan_ctest() {  # label log jobs -> runs `ctest -L label` in build/asan with the sanitizers' options
+  ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:strict_string_checks=1:check_initialization_order=1" \
+  UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
+    ctest --test-dir build/asan -L "$1" --output-on-failure -j "$3" >"$2" 2>&1
+}
+if [[ "${PGWARDEN_SKIP_ASAN:-0}" != 1 ]]; then
+  t0=$SECONDS
+  # Only the test executables: the server binary is not needed here (one compile and link less).
+  if cmake --preset asan -DPGWARDEN_TESTS=ON >"$LOGS/asan-build.log" 2>&1 &&
+     targets=$(ninja -C build/asan -t targets all 2>/dev/null | grep -oE '^pgw_[a-z]+_tests' | sort -u | tr '\n' ' ') &&
+     cmake --build --preset asan -j "$JOBS" --target ${targets:-all} >>"$LOGS/asan-build.log" 2>&1; then
+    ASAN_READY=1
+    t1=$SECONDS
+    asan_ctest unit "$LOGS/asan-unit.log" "$JOBS"
+    read -r p f < <(ctest_counts "$LOGS/asan-unit.log"); record asan-unit "$p" "$f"
+    echo "[test] asan: build $((t1 - t0)) s, unit tests $((SECONDS - t1)) s"
+    [[ "$f" != 0 ]] && grep -E -A12 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$LOGS/asan-unit.log" | head -60
+    [[ "$f" != 0 ]] && grep -E '^\s*[0-9]+ - .*\(Failed|\(Subprocess' "$LOGS/asan-unit.log" | head -20
+  else
+    tail -30 "$LOGS/asan-build.log"; echo "[test] the asan build failed"; record asan-build 0 1
+  fi
+fi
+
 # 2. A private Postgres for everything below.
 STATE="$ROOT/build/test-state"
 rm -rf "$STATE"
@@ -70,11 +99,28 @@ else
     [[ "$f" != 0 ]] && tail -60 "$LOGS/integration.log"
   fi
 
+  # 3b. Integration tests under ASan + UBSan (built in 1c), against the same cluster (each test has its own database).
+  if [[ "$ASAN_READY" == 1 ]]; then
+    t0=$SECONDS
+    asan_ctest integration "$LOGS/asan-integration.log" 1  # serial, as in 3 (roles are cluster-wide)
+    read -r p f < <(ctest_counts "$LOGS/asan-integration.log"); record asan-integ "$p" "$f"
+    echo "[test] asan: integration tests $((SECONDS - t0)) s"
+    [[ "$f" != 0 ]] && grep -E -A12 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$LOGS/asan-integration.log" | head -60
+    [[ "$f" != 0 ]] && grep -E '^\s*[0-9]+ - .*\(Failed|\(Subprocess' "$LOGS/asan-integration.log" | head -20
+  fi
+
   # 4. End-to-end tests with the official SDKs.
   if compgen -G "tests/e2e/*.test.mjs" >/dev/null; then
     (cd tests/e2e && node --test --test-concurrency=2 --test-reporter=tap ./*.test.mjs) >"$LOGS/e2e.log" 2>&1
     read -r p f < <(node_counts "$LOGS/e2e.log"); record e2e "$p" "$f"
     [[ "$f" != 0 ]] && grep -E '^not ok|# Subtest|error:|expected|actual' "$LOGS/e2e.log" | head -60
+  fi
+
+  # 4b. Black-box security tests, one per row of ../shared/spec/security.md (tests/security/README.md).
+  if compgen -G "tests/security/*.test.mjs" >/dev/null; then
+    (cd tests/security && node --test --test-concurrency=2 --test-reporter=tap ./*.test.mjs) >"$LOGS/security.log" 2>&1
+    read -r p f < <(node_counts "$LOGS/security.log"); record security "$p" "$f"
+    [[ "$f" != 0 ]] && grep -E '^not ok|# Subtest|error:|expected|actual' "$LOGS/security.log" | head -60
   fi
 
   # 5. Interop + differential against the real Better Auth oracle (needs ../shared).

@@ -13,12 +13,15 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <unordered_set>
 #include <iostream>
 #include <thread>
 
 #include "auth/error_page.hpp"
 #include "auth/service.hpp"
+#include "ratelimit/limiter.hpp"
 #include "dataapi/jwks.hpp"
+#include "dataapi/schema/lint.hpp"
 #include "dataapi/service.hpp"
 #include "core/json.hpp"
 #include "core/log.hpp"
@@ -39,12 +42,51 @@ namespace {
 namespace bhttp = http::bhttp;
 namespace asio = boost::asio;
 
+// Better Auth's answer to a limited request: 429, X-Retry-After (and the standard Retry-After), its message.
+// (Better Auth labels the JSON body text/plain; pgwarden says application/json, D37.)
+http::Response TooManyRequests(const http::Request& req, int retry_after_s) {
+  http::Response res = http::MakeResponse(req, bhttp::status::too_many_requests,
+                                          "{\"message\":\"Too many requests. Please try again later.\"}",
+                                          "application/json");
+  const std::string s = std::to_string(retry_after_s);
+  res.set("X-Retry-After", s);
+  res.set(bhttp::field::retry_after, s);
+  return res;
+}
+
+// One password per line (john's password.lst format: lines starting with "#!comment:" are comments), kept
+// lower-cased; entries under 4 bytes are skipped (they only matter as the base of a longer password, see
+// AuthService::CheckPasswordLength). Null, logged, when the file cannot be read.
+std::shared_ptr<const std::unordered_set<std::string>> LoadPasswordDenylist(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    log::Error("auth.password_denylist_unreadable",
+               {{"path", path}, {"hint", "install Debian's john-data for PGWARDEN_PASSWORD_DENYLIST=common"}});
+    return nullptr;
+  }
+  auto set = std::make_shared<std::unordered_set<std::string>>();
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.size() < 4 || StartsWith(line, "#!comment:")) continue;
+    set->insert(AsciiLower(line));
+  }
+  const std::string n = std::to_string(set->size());
+  log::Info("auth.password_denylist", {{"path", path}, {"entries", n}});
+  return set;
+}
+
 log::Level ParseLevel(const std::string& s) {
   if (s == "debug") return log::Level::kDebug;
   if (s == "warn") return log::Level::kWarn;
   if (s == "error") return log::Level::kError;
   return log::Level::kInfo;
 }
+
+// How long in-flight requests may take to finish after SIGTERM (RF-03, decisions D39): longer than any request
+// bounded by our own limits (pool 5 s + query 10 s; Data API statement_timeout + 1 s), and with the 10 s mail
+// flush still inside Kubernetes' default 30 s grace period.
+constexpr auto kDrainDeadline = std::chrono::seconds(20);
 
 // Blocks SIGINT/SIGTERM in every thread (call before starting any) and waits for one on a dedicated thread.
 class SignalWaiter {
@@ -120,7 +162,10 @@ std::set<std::string> LoadTimezones(db::Connection& conn) {
 }
 
 // `own_kids`: the kids of pgwarden's own signing keys (their tokens never make the JWKS verifier refetch).
-dataapi::DataApiConfig ToServiceConfig(const config::DataApiSettings& d, std::vector<std::string> own_kids = {}) {
+// `own_tokens`: the auth service whose keys the Data API trusts (serve): its tokens must name its issuer and
+// audience (JW-06).
+dataapi::DataApiConfig ToServiceConfig(const config::DataApiSettings& d, std::vector<std::string> own_kids = {},
+                                       const config::AuthConfig* own_tokens = nullptr) {
   dataapi::DataApiConfig c;
   c.schemas = d.schemas;
   c.extra_search_path = d.extra_search_path;
@@ -145,6 +190,15 @@ dataapi::DataApiConfig ToServiceConfig(const config::DataApiSettings& d, std::ve
   }
   if (!d.jwt_aud.empty()) c.audience = d.jwt_aud;
   c.require_exp = d.require_exp;
+  c.strict_jwt = d.strict_jwt;
+  if (own_tokens) {
+    c.own_issuer = own_tokens->jwt_issuer;
+    c.own_audience = own_tokens->jwt_audience;
+  }
+  c.max_embed_depth = d.max_embed_depth;
+  c.safe_update = d.safe_update;
+  c.hints_follow_privileges = d.hints_follow_privileges;
+  c.lint = d.lint;
   c.statement_timeout_ms = d.statement_timeout_ms;
   if (!d.pre_request.empty()) c.pre_request = d.pre_request;
   c.tx_end = d.tx_end == "commit-allow-override"     ? dataapi::TxEnd::kCommitAllowOverride
@@ -175,6 +229,15 @@ std::optional<DataApiCatalog> LoadDataApiCatalog(db::Connection& conn, const con
     log::Error("dataapi.schema_failed", {{"error", snapshot.error().message}});
     return std::nullopt;
   }
+  // DA-05: warn about the exposed objects that let API roles past row level security (schema/lint.hpp).
+  if (d.lint) {
+    const std::string lint_schemas = db::TextArrayLiteral(d.schemas);
+    const std::string lint_roles = db::TextArrayLiteral(dataapi::LintRoles(d.roles, d.anon_role));
+    if (auto lint = conn.QueryBlocking(dataapi::LintQuery(), {lint_schemas, lint_roles}))
+      dataapi::LogLint(dataapi::ParseLint(*lint));
+    else
+      log::Warn("dataapi.lint_failed", {{"error", lint.error().message}});
+  }
   return DataApiCatalog{*snapshot, LoadTimezones(conn), LoadMediaHandlers(conn, d.schemas)};
 }
 
@@ -183,8 +246,12 @@ std::unique_ptr<dataapi::DataApiService> StartDataApi(http::Server& server, cons
                                                       dataapi::DataApiConfig dcfg, dataapi::OwnKeyVerifier verify,
                                                       DataApiCatalog catalog) {
   std::vector<std::unique_ptr<db::Pool>> pools;
+  // Just above the per-request statement_timeout: fires only when the database stopped answering (D39).
+  const int timeout_ms = cfg.data_api.statement_timeout_ms;
+  const std::chrono::milliseconds query_timeout(timeout_ms > 0 ? timeout_ms + 1000 : 0);
   for (int i = 0; i < server.Workers(); ++i)
-    pools.push_back(std::make_unique<db::Pool>(server.Executor(i), cfg.db.url, cfg.data_api.pool_per_thread));
+    pools.push_back(std::make_unique<db::Pool>(server.Executor(i), cfg.db.url, cfg.data_api.pool_per_thread,
+                                               std::chrono::seconds(5), query_timeout));
   auto jwks = dcfg.jwks;
   auto api = std::make_unique<dataapi::DataApiService>(std::move(dcfg), std::move(verify), catalog.schema,
                                                        std::move(pools));
@@ -358,7 +425,16 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
     }
   }
 
-  const http::ServerOptions opts = ServerOptionsFrom(cfg.http);
+  http::ServerOptions opts = ServerOptionsFrom(cfg.http);
+  if (StartsWith(cfg.auth.base_url, "https://")) opts.hsts = "max-age=31536000; includeSubDomains";
+  // Cookies without Secure travel in clear text on any http hop (SE-02): fine on localhost, not in production.
+  {
+    const bool local = StartsWith(cfg.auth.base_url, "http://localhost") || StartsWith(cfg.auth.base_url, "http://127.0.0.1");
+    if (!local && (!cfg.auth.secure_cookies || StartsWith(cfg.auth.base_url, "http://")))
+      log::Warn("auth.insecure_cookies", {{"base_url", cfg.auth.base_url},
+                                          {"secure_cookies", cfg.auth.secure_cookies ? "true" : "false"},
+                                          {"hint", "serve over https with PGWARDEN_SECURE_COOKIES=true in production"}});
+  }
   // Declared before the service and its pools but destroyed explicitly after Run(): suspended request
   // coroutines die with the io_contexts and release their leases into still-living (closed) pools.
   auto server_ptr = std::make_unique<http::Server>(opts);
@@ -366,7 +442,9 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
 
   std::vector<std::unique_ptr<db::Pool>> pools;
   for (int i = 0; i < server.Workers(); ++i)
-    pools.push_back(std::make_unique<db::Pool>(server.Executor(i), cfg.db.url, cfg.db.pool_per_thread));
+    // Auth statements take milliseconds: 10 s without an answer means the database is gone (RF-01, D39).
+    pools.push_back(std::make_unique<db::Pool>(server.Executor(i), cfg.db.url, cfg.db.pool_per_thread,
+                                               std::chrono::seconds(5), std::chrono::seconds(10)));
   std::vector<db::Pool*> health_pools;
   for (auto& p : pools) health_pools.push_back(p.get());
 
@@ -382,14 +460,30 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
     }
     for (const auto& p : cfg.oauth.providers) log::Info("oauth.provider", {{"id", p.id}});
   }
+  // Request limits (D37): shared counters in Postgres unless PGWARDEN_RATE_LIMIT_STORAGE=memory.
+  std::unique_ptr<ratelimit::Limiter> limiter;
+  if (cfg.rate_limit.enabled) {
+    std::unique_ptr<ratelimit::Store> store;
+    if (cfg.rate_limit.memory) store = std::make_unique<ratelimit::MemoryStore>(ratelimit::MaxWindow(cfg.rate_limit));
+    else store = std::make_unique<ratelimit::DatabaseStore>(health_pools, ratelimit::MaxWindow(cfg.rate_limit));
+    limiter = std::make_unique<ratelimit::Limiter>(cfg.rate_limit, std::move(store));
+  } else {
+    log::Warn("rate_limit.off", {{"setting", "PGWARDEN_RATE_LIMIT"}});
+  }
   auth::AuthService auth_service(cfg.auth, keys, std::move(pools), std::move(*mailer), std::move(oauth));
+  auth_service.SetLimiter(limiter.get());
+  if (!cfg.auth.password_denylist.empty()) {
+    auto list = LoadPasswordDenylist(cfg.auth.password_denylist);
+    if (!list) return 1;
+    auth_service.SetPasswordDenylist(std::move(list));
+  }
 
   std::unique_ptr<dataapi::DataApiService> data_api;
   if (catalog) {
     std::vector<std::string> own_kids;
     if (auto own = crypto::ParseJwkSet(keys->JwksJson()))
       for (const auto& k : own->keys.Keys()) own_kids.push_back(k.kid);
-    data_api = StartDataApi(server, cfg, ToServiceConfig(cfg.data_api, std::move(own_kids)),
+    data_api = StartDataApi(server, cfg, ToServiceConfig(cfg.data_api, std::move(own_kids), &cfg.auth),
                             [keys](std::string_view token) { return keys->Verify(token); }, std::move(*catalog));
   }
   http::Router router;
@@ -445,11 +539,23 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
   const config::DataApiSettings& rest_settings = cfg.data_api;
   const bool rest_origin_list = !rest_settings.cors_allowed_origins.empty();
   http::Handler handler = [&router, &cors, &rest_cors, &data_api, &rest_settings, rest_origin_list, auth_prefix,
-                            rest_prefix](http::Request& req) -> asio::awaitable<http::Response> {
+                            rest_prefix, &limiter](http::Request& req) -> asio::awaitable<http::Response> {
     const bool is_auth = req.path.size() > auth_prefix.size() && req.path.substr(0, auth_prefix.size()) == auth_prefix &&
                          req.path[auth_prefix.size()] == '/';
     const bool is_rest = req.path.substr(0, rest_prefix.size()) == rest_prefix;
     if (req.raw.method() == bhttp::verb::options && is_auth) co_return http::Preflight(cors, req);
+    if (is_auth && limiter) {
+      // Before routing, on the path as received (RL-03: a variant the router does not know is its own bucket
+      // and then a 404; it never shares a route with a fresh counter).
+      const std::string_view sub = std::string_view(req.path).substr(auth_prefix.size());
+      const std::string_view xff = req.Header("x-forwarded-for");
+      const ratelimit::Decision d = co_await limiter->Check(req.worker, sub, req.remote_ip, xff);
+      if (!d.allowed) {
+        http::Response res = TooManyRequests(req, d.retry_after_s);
+        http::ApplyCors(cors, req, res);
+        co_return res;
+      }
+    }
     if (req.raw.method() == bhttp::verb::options && is_rest &&
         !req.Header(bhttp::field::access_control_request_method).empty()) {
       co_return rest_origin_list ? RestPreflight(rest_settings, req) : http::Preflight(rest_cors, req);
@@ -469,7 +575,11 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
       co_return res;
     }
     auto res = co_await (*h)(req);
-    if (is_auth) http::ApplyCors(cors, req, res);
+    if (is_auth) {
+      http::ApplyCors(cors, req, res);
+      // Auth answers may carry or follow links with secrets in the URL: never leak them as a Referer (CS-07).
+      if (res.find("Referrer-Policy") == res.end()) res.set("Referrer-Policy", "no-referrer");
+    }
     co_return res;
   };
 
@@ -479,7 +589,7 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
   signals.Start([&server, &draining](int sig) {
     log::Info("server.stopping", {{"signal", sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM"}});
     draining = true;
-    server.Stop();
+    server.Stop(kDrainDeadline);
   });
   server.Run(std::move(handler));
   auth_service.StopMail(std::chrono::seconds(10));  // queued mail gets a last chance, bounded
@@ -533,7 +643,7 @@ int ServeRest(const config::Config& cfg, const std::function<void(std::uint16_t)
   if (banner) banner(*port);
   signals.Start([&server](int sig) {
     log::Info("server.stopping", {{"signal", sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM"}});
-    server.Stop();
+    server.Stop(kDrainDeadline);
   });
   server.Run(std::move(handler));
   data_api->Shutdown();
@@ -567,6 +677,8 @@ int Dev(std::map<std::string, std::string> env, const std::string& state_dir) {
   if (!env.count("PGWARDEN_DB_NAME")) env["PGWARDEN_DB_NAME"] = dbname;
   // Without SMTP the messages (verification links, codes) are printed here, for local development.
   if (!env.count("PGWARDEN_SMTP_URL") && !env.count("PGWARDEN_MAIL_CONSOLE")) env["PGWARDEN_MAIL_CONSOLE"] = "true";
+  // As Better Auth outside production: no request limits while developing.
+  if (!env.count("PGWARDEN_RATE_LIMIT")) env["PGWARDEN_RATE_LIMIT"] = "off";
   auto loaded = config::Load(env);
   if (!loaded.errors.empty()) {
     for (const auto& e : loaded.errors) std::fprintf(stderr, "config: %s\n", e.c_str());

@@ -336,7 +336,7 @@ asio::awaitable<Response> AuthService::ResetPasswordOtp(Request& req) {
 
   const std::string pw(password);
   // Named first: a lambda temporary inside a co_await expression is destroyed twice by g++ 12.
-  auto cpu_task = [pw] { return crypto::HashPassword(pw); };
+  auto cpu_task = [pw, mode = cfg_.password_hash] { return crypto::HashPassword(pw, mode); };
   const std::string hash = co_await OnCpu(std::move(cpu_task));
   auto db = co_await Db(req);
   if (!db) co_return ErrorResponse(req, db.error());

@@ -19,6 +19,15 @@ namespace pgwarden::auth {
 // ---------------------------------------------------------------------------------------------------------
 // Shared helpers
 
+asio::awaitable<bool> AuthService::MailAllowed(int worker, mail::Template t, std::string_view to) {
+  if (!limiter_ || limiter_->Config().mail_interval_s <= 0) co_return true;
+  const std::string key = "mail|" + std::string(mail::TemplateName(t)) + "|" + AsciiLower(to);
+  const ratelimit::Rule rule{limiter_->Config().mail_interval_s, 1};
+  const ratelimit::Decision d = co_await limiter_->CheckKey(worker, key, rule);
+  if (!d.allowed) log::Info("mail.recipient_capped", {{"template", mail::TemplateName(t)}});
+  co_return d.allowed;
+}
+
 void AuthService::SendMail(mail::Template t, std::string to, mail::TemplateVars vars) const {
   if (!mailer_) {
     log::Warn("mail.not_configured", {{"template", std::string(mail::TemplateName(t))}});
@@ -186,7 +195,7 @@ asio::awaitable<void> MailAfterLookupTask(AuthService* self, DeferredMail j) {
     case AuthService::MailIf::kNoAccount: send = !found->has_value(); break;
     case AuthService::MailIf::kUnverifiedAccount: send = *found && !(*found)->user.email_verified; break;
   }
-  if (send) self->SendMail(j.tmpl, std::move(j.to), std::move(j.vars));
+  if (send && co_await self->MailAllowed(j.worker, j.tmpl, j.to)) self->SendMail(j.tmpl, std::move(j.to), std::move(j.vars));
 }
 
 void OnDeferredDone(std::exception_ptr e) {
@@ -230,7 +239,8 @@ asio::awaitable<Response> AuthService::SendVerificationEmail(Request& req) {
   if (*lookup == Lookup::kFound) {
     if (cur.user.email != email) co_return ErrorResponse(req, ErrorCode::kEmailMismatch);
     if (cur.user.email_verified) co_return ErrorResponse(req, ErrorCode::kEmailAlreadyVerified);
-    SendVerificationLink(mail::Template::kVerifyEmail, email, email, std::nullopt, std::nullopt, resolved);
+    if (co_await MailAllowed(req.worker, mail::Template::kVerifyEmail, email))
+      SendVerificationLink(mail::Template::kVerifyEmail, email, email, std::nullopt, std::nullopt, resolved);
     co_return Json(req, "{\"status\":true}");
   }
   // Without a session the answer is the same for every address and leaves before the lookup (EN-02): the
@@ -259,6 +269,9 @@ asio::awaitable<Response> AuthService::VerifyEmail(Request& req) {
     auto cb = QueryRedirect(req, "callbackURL", ErrorCode::kInvalidCallbackUrl);
     if (!cb) co_return ErrorResponse(req, cb.error());
     callback = std::move(*cb);
+    if (QueryRepeated(req.query, "token"))  // never pick one of several secrets (IV-02)
+      co_return ErrorResponse(req, ErrorCode::kValidationError,
+                              "[query.token] Invalid input: expected string, received array");
     auto t = req.Query("token");
     if (!t) co_return ErrorResponse(req, ErrorCode::kValidationError,
                                     "[query.token] Invalid input: expected string, received undefined");
@@ -271,7 +284,11 @@ asio::awaitable<Response> AuthService::VerifyEmail(Request& req) {
   };
   const EpochMs now = NowMs();
   auto parsed = VerifyEmailToken(token, now);
-  if (!parsed) co_return fail(parsed.error().code);
+  if (!parsed) {
+    const std::string ip = SecurityLogIp(req);
+    log::Warn("auth.token_rejected", {{"kind", "verify-email"}, {"reason", Describe(parsed.error().code).code}, {"ip", ip}});
+    co_return fail(parsed.error().code);
+  }
 
   auto db = co_await Db(req);
   if (!db) co_return ErrorResponse(req, db.error());

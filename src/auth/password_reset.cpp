@@ -43,6 +43,8 @@ asio::awaitable<void> RequestResetInBackground(AuthService* self, ResetJob j) {
     log::Info("auth.reset_requested", {{"known", "false"}});
     co_return;
   }
+  // One reset mail per address and interval (RL-02): a capped request changes nothing, the earlier link stays.
+  if (!co_await self->MailAllowed(j.worker, mail::Template::kResetPassword, j.email)) co_return;
   const auto& cfg = self->Config();
   const EpochMs now = NowMs();
   const std::string token = crypto::RandomString(kResetTokenLength);
@@ -101,6 +103,9 @@ asio::awaitable<Response> AuthService::ResetPassword(Request& req) {
   const auto new_password = in.RequiredString("newPassword");
   const auto body_token = in.OptionalString("token");
   if (!in.Ok()) co_return ErrorResponse(req, in.Failure());
+  if ((!body_token || body_token->empty()) && QueryRepeated(req.query, "token"))
+    co_return ErrorResponse(req, ErrorCode::kValidationError,
+                            "[query.token] Invalid input: expected string, received array");
   std::string token = body_token && !body_token->empty() ? std::string(*body_token) : req.Query("token").value_or("");
   if (token.empty() || token.size() > 256) co_return ErrorResponse(req, ErrorCode::kInvalidTokenBadRequest);
   if (auto ok = CheckPasswordLength(new_password); !ok) co_return ErrorResponse(req, ok.error());
@@ -108,14 +113,18 @@ asio::awaitable<Response> AuthService::ResetPassword(Request& req) {
   if (!CpuAvailable()) co_return ErrorResponse(req, ErrorCode::kServiceUnavailable, "password hashing queue full");
   const std::string pw(new_password);
   // Named first: a lambda temporary inside a co_await expression is destroyed twice by g++ 12.
-  auto cpu_task = [pw] { return crypto::HashPassword(pw); };
+  auto cpu_task = [pw, mode = cfg_.password_hash] { return crypto::HashPassword(pw, mode); };
   const std::string hash = co_await OnCpu(std::move(cpu_task));
   auto db = co_await Db(req);
   if (!db) co_return ErrorResponse(req, db.error());
   auto user_id = co_await ResetPasswordWithToken(**db, ResetIdentifier(token), hash,
                                                  cfg_.revoke_sessions_on_password_reset, NowMs());
   if (!user_id) co_return ErrorResponse(req, user_id.error());
-  if (!*user_id) co_return ErrorResponse(req, ErrorCode::kInvalidTokenBadRequest);
+  if (!*user_id) {
+    const std::string ip = SecurityLogIp(req);
+    log::Warn("auth.token_rejected", {{"kind", "reset-password"}, {"ip", ip}});  // unknown, used or expired
+    co_return ErrorResponse(req, ErrorCode::kInvalidTokenBadRequest);
+  }
   log::Info("auth.password_reset", {{"user_id", **user_id},
                                      {"revoked_sessions", cfg_.revoke_sessions_on_password_reset ? "true" : "false"}});
   // A notice to the owner (TK-04): no link, no secret.

@@ -1,7 +1,12 @@
 #include "auth/service.hpp"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <boost/asio/ip/address.hpp>
 
+#include <cctype>
+#include <latch>
 #include <thread>
 
 #include "auth/body.hpp"
@@ -41,6 +46,16 @@ AuthService::AuthService(config::AuthConfig cfg, std::shared_ptr<const KeyRing> 
   const int threads =
       cfg_.hash_threads > 0 ? cfg_.hash_threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   cpu_ = std::make_unique<asio::thread_pool>(threads);
+  // Hashing yields to request handling (RF-07): the hash threads run at nice 10, so a flood of sign-ins cannot
+  // delay the cheap requests of the io threads (idle CPU is still theirs). Linux sets the priority per thread;
+  // the latch makes each pool thread take exactly one of these tasks.
+  auto all_started = std::make_shared<std::latch>(threads);
+  for (int i = 0; i < threads; ++i) {
+    asio::post(*cpu_, [all_started] {
+      ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
+      all_started->arrive_and_wait();
+    });
+  }
   cors_.origins = &origins_;
   cors_.credentials = true;
   cors_.allow_methods = "GET, POST, OPTIONS";
@@ -49,7 +64,7 @@ AuthService::AuthService(config::AuthConfig cfg, std::shared_ptr<const KeyRing> 
 }
 
 AuthService::~AuthService() {
-  cpu_->join();
+  if (cpu_) cpu_->join();
 }
 
 asio::awaitable<Result<db::Lease>> AuthService::DbFor(int worker) {
@@ -134,6 +149,14 @@ Response AuthService::Json(const Request& req, std::string body, int status) con
   return res;
 }
 
+Response AuthService::TooManyRequests(const Request& req, int retry_after_s) const {
+  Response res = ErrorResponse(req, ErrorCode::kTooManyRequests);
+  const std::string s = std::to_string(retry_after_s);
+  res.set("X-Retry-After", s);
+  res.set(http::bhttp::field::retry_after, s);
+  return res;
+}
+
 Response AuthService::ErrorResponse(const Request& req, const Error& e) const {
   const auto& info = Describe(e.code);
   if (e.code == ErrorCode::kDatabase || e.code == ErrorCode::kInternal) {
@@ -143,11 +166,16 @@ Response AuthService::ErrorResponse(const Request& req, const Error& e) const {
     return Json(req, "{\"message\":\"Internal server error\",\"code\":\"INTERNAL_SERVER_ERROR\"}", 500);
   }
   if (e.code == ErrorCode::kServiceUnavailable) {
+    // Database unreachable, pool exhausted or hashing queue full: fail closed with the generic body (never a
+    // "no session" answer, never the driver's message) and say when to come back: when this thread's pool
+    // will next try to reconnect, at least 1 s (decisions D39).
     log::Warn("auth.unavailable", {{"path", req.path}, {"message", e.message}});
     Response res = Json(req, std::string("{\"message\":") + JsonString(info.message) + ",\"code\":\"" +
                                  std::string(info.code) + "\"}",
                         503);
-    res.set(http::bhttp::field::retry_after, "5");
+    const auto w = static_cast<size_t>(req.worker);
+    const int retry = w < pools_.size() ? pools_[w]->RetryAfterSeconds() : 1;
+    res.set(http::bhttp::field::retry_after, std::to_string(retry));
     return res;
   }
   std::string body = "{\"message\":";
@@ -248,6 +276,19 @@ Result<void> AuthService::CheckPasswordLength(std::string_view password) const {
   const int units = Utf16Length(password);
   if (units < cfg_.min_password_length) return MakeError(ErrorCode::kPasswordTooShort);
   if (units > cfg_.max_password_length) return MakeError(ErrorCode::kPasswordTooLong);
+  // A list of common passwords (PW-03), case-insensitive, also with up to 4 digits or symbols appended to a
+  // listed word ("password123", "monkey2024!").
+  if (denylist_) {
+    const std::string lower = AsciiLower(password);
+    std::string_view base = lower;
+    const auto decoration = [](char c) {
+      const auto u = static_cast<unsigned char>(c);
+      return std::isdigit(u) || std::ispunct(u);
+    };
+    for (int i = 0; i < 4 && !base.empty() && decoration(base.back()); ++i) base.remove_suffix(1);
+    if (denylist_->contains(lower) || (base.size() >= 4 && denylist_->contains(std::string(base))))
+      return MakeError(ErrorCode::kPasswordCompromised);
+  }
   return {};
 }
 
@@ -281,9 +322,11 @@ asio::awaitable<Result<AuthService::Authenticated>> AuthService::RequireSession(
   co_return Authenticated{std::move(*lease), std::move(cur)};
 }
 
-bool AuthService::CheckPassword(const std::string& password, const std::optional<std::string>& stored) {
+bool AuthService::CheckPassword(const std::string& password, const std::optional<std::string>& stored,
+                                crypto::PasswordHashMode mode) {
   if (!stored) {
-    crypto::DummyPasswordWork(password);  // an account without a password costs the same as a wrong one
+    // An account without a password costs the same as a wrong one: a hash in the format new users get.
+    crypto::DummyPasswordWork(password, mode);
     return false;
   }
   return crypto::VerifyPassword(password, *stored);

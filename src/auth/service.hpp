@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "auth/key_ring.hpp"
@@ -25,6 +26,7 @@
 #include "db/pool.hpp"
 #include "http/cors.hpp"
 #include "http/router.hpp"
+#include "ratelimit/limiter.hpp"
 
 namespace pgwarden::auth {
 
@@ -57,6 +59,12 @@ class AuthService {
   //! Stops handing out connections (graceful shutdown, before the io threads' state is destroyed).
   void Shutdown() {
     for (auto& p : pools_) p->Close();
+    // Hashes still queued belong to requests the drain deadline cut off: they are dropped now, while the io
+    // contexts their coroutines live on still exist, instead of being computed one by one before exit (D39).
+    if (!cpu_) return;
+    cpu_->stop();
+    cpu_->join();
+    cpu_.reset();
   }
   //! Registers every auth route under `prefix` (e.g. "/neondb/auth").
   void RegisterRoutes(http::Router& router, const std::string& prefix);
@@ -66,6 +74,21 @@ class AuthService {
   }
   const http::CorsPolicy& Cors() const { return cors_; }
   const config::AuthConfig& Config() const { return cfg_; }
+  //! Request limits (null: off). Used by sign-in (per-account back-off) and the mail flows (one mail per
+  //! recipient and kind per interval).
+  void SetLimiter(ratelimit::Limiter* limiter) { limiter_ = limiter; }
+  //! Passwords refused for new passwords (sign-up, change, reset); null: none.
+  void SetPasswordDenylist(std::shared_ptr<const std::unordered_set<std::string>> list) { denylist_ = std::move(list); }
+  //! The per-recipient mail cap (RL-02): true when `to` may get a `t` message now (one per
+  //! PGWARDEN_RATE_LIMIT_MAIL_INTERVAL and kind); always true without limits. Counts the mail when true.
+  asio::awaitable<bool> MailAllowed(int worker, mail::Template t, std::string_view to);
+  //! The client address for security events (RF-08): the TCP peer, or the X-Forwarded-For client when the peer
+  //! is a trusted proxy (PGWARDEN_TRUSTED_PROXIES).
+  std::string SecurityLogIp(const Request& req) const {
+    return limiter_ ? limiter_->Client(req.remote_ip, req.Header("x-forwarded-for")) : req.remote_ip;
+  }
+  //! 429 with Better Auth's message, X-Retry-After and Retry-After.
+  Response TooManyRequests(const Request& req, int retry_after_s) const;
 
   // ---- flows (one file each) ----
   asio::awaitable<Response> SignUpEmail(Request& req);           // sign_up.cpp
@@ -205,8 +228,10 @@ class AuthService {
     CurrentSession cur;
   };
   asio::awaitable<Result<Authenticated>> RequireSession(const Request& req);
-  //! Verifies `password` against `stored` (or burns the same work when there is none). CPU pool only.
-  static bool CheckPassword(const std::string& password, const std::optional<std::string>& stored);
+  //! Verifies `password` against `stored`, either format (or burns the work of one `mode` hash when there is none).
+  //! CPU pool only.
+  static bool CheckPassword(const std::string& password, const std::optional<std::string>& stored,
+                            crypto::PasswordHashMode mode);
 
   //! Resolves the session from the cookie or Authorization: Bearer. Expired sessions are deleted.
   asio::awaitable<Result<Lookup>> FindSession(const Request& req, db::Connection& conn, CurrentSession& out);
@@ -224,6 +249,7 @@ class AuthService {
   //! CSRF: the Origin rules of Better Auth (oracle §8); `login` adds the sign-in/sign-up checks.
   Result<void> CheckOrigin(const Request& req, bool login) const;
   //! The configured length rules (UTF-16 units, as Better Auth): kPasswordTooShort / kPasswordTooLong.
+  //! A new password: length (PW-01) and, when configured, not on the deny list (PW-03).
   Result<void> CheckPasswordLength(std::string_view password) const;
   //! Relative paths and trusted origins only.
   bool IsAllowedRedirect(std::string_view url) const;
@@ -260,6 +286,8 @@ class AuthService {
   http::CorsPolicy cors_;
   std::shared_ptr<Mailer> mailer_;
   std::shared_ptr<oauth::Runtime> oauth_;
+  ratelimit::Limiter* limiter_ = nullptr;
+  std::shared_ptr<const std::unordered_set<std::string>> denylist_;
   std::string prefix_;  // "/<db>/auth", set by RegisterRoutes
 };
 

@@ -16,6 +16,7 @@ asio::awaitable<Response> AuthService::GetSession(Request& req) {
   CurrentSession cur;
   // The hand-off of sdk-contract §4 / §4.5: a verifier from a redirect (OAuth, magic link, verify-email) is
   // exchanged, once, for its session's cookie in the app's own context.
+  if (QueryRepeated(req.query, "neon_auth_session_verifier")) co_return ErrorResponse(req, ErrorCode::kInvalidToken);
   if (auto verifier = req.Query("neon_auth_session_verifier"); verifier && !verifier->empty()) {
     auto found = co_await ConsumeSessionVerifier(**db, *verifier, NowMs());
     if (!found) co_return ErrorResponse(req, found.error());

@@ -65,7 +65,7 @@ asio::awaitable<Response> AuthService::SignUpEmail(Request& req) {
   std::string pw(password);
   if (!CpuAvailable()) co_return ErrorResponse(req, ErrorCode::kServiceUnavailable, "password hashing queue full");
   // Named first: a lambda temporary inside a co_await expression is destroyed twice by g++ 12.
-  auto cpu_task = [pw] { return crypto::HashPassword(pw); };
+  auto cpu_task = [pw, mode = cfg_.password_hash] { return crypto::HashPassword(pw, mode); };
   const std::string hash = co_await OnCpu(std::move(cpu_task));
   // With verification required the answer must not tell a taken address (EN-03, Better Auth 1.6): the password
   // was hashed all the same, the owner is told by mail, and the caller gets a made-up unverified user.

@@ -196,6 +196,18 @@ asio::awaitable<Result<std::optional<std::string>>> FindPasswordHash(Conn& c, st
   co_return OptString(*rows, 0, 0);
 }
 
+asio::awaitable<Result<bool>> ReplacePasswordHash(Conn& c, std::string_view user_id, std::string_view old_hash,
+                                                  std::string_view new_hash, EpochMs now) {
+  // Compare-and-set on the hash itself: salts are random, so the old text names exactly the row that was verified.
+  const std::string now_s = FormatIso8601Ms(now);
+  auto rows = co_await c.Query(
+      "UPDATE neon_auth.account SET password = $3, \"updatedAt\" = $4::timestamptz "
+      "WHERE \"userId\" = $1::uuid AND \"providerId\" = 'credential' AND password = $2 RETURNING 1",
+      db::Params(user_id, old_hash, new_hash, now_s));
+  if (!rows) co_return rows.error();
+  co_return !rows->Empty();
+}
+
 asio::awaitable<Result<bool>> EmailExists(Conn& c, std::string_view email) {
   auto rows = co_await c.Query("SELECT 1 FROM neon_auth.\"user\" WHERE email = $1", db::Params(email));
   if (!rows) co_return rows.error();

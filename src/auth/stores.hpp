@@ -118,6 +118,10 @@ asio::awaitable<Result<std::optional<std::string>>> ResetPasswordWithToken(Conn&
                                                                            bool revoke_sessions, EpochMs now);
 asio::awaitable<Result<std::optional<UserWithPassword>>> FindUserByEmail(Conn& c, std::string_view email);
 asio::awaitable<Result<std::optional<std::string>>> FindPasswordHash(Conn& c, std::string_view user_id);
+//! Replaces the user's credential hash with `new_hash` only while it still is `old_hash` (rehash on sign-in: a
+//! password changed meanwhile is never overwritten). True when a row was replaced.
+asio::awaitable<Result<bool>> ReplacePasswordHash(Conn& c, std::string_view user_id, std::string_view old_hash,
+                                                  std::string_view new_hash, EpochMs now);
 asio::awaitable<Result<bool>> EmailExists(Conn& c, std::string_view email);
 
 //! Inserts user + credential account (+ session when `session` is set) in one atomic statement.

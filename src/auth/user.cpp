@@ -77,9 +77,9 @@ asio::awaitable<Response> AuthService::ChangePassword(Request& req) {
   const std::string next(new_password);
   if (!CpuAvailable()) co_return ErrorResponse(req, ErrorCode::kServiceUnavailable, "password hashing queue full");
   // Named first: a lambda temporary inside a co_await expression is destroyed twice by g++ 12.
-  auto cpu_task = [current, next, stored]() -> std::optional<std::string> {
+  auto cpu_task = [current, next, stored, mode = cfg_.password_hash]() -> std::optional<std::string> {
     if (!crypto::VerifyPassword(current, *stored)) return std::nullopt;
-    return crypto::HashPassword(next);
+    return crypto::HashPassword(next, mode);
   };
   const auto new_hash = co_await OnCpu(std::move(cpu_task));
   if (!new_hash) co_return ErrorResponse(req, ErrorCode::kInvalidPassword);
@@ -119,7 +119,7 @@ asio::awaitable<Response> AuthService::VerifyPassword(Request& req) {
   const std::string pw(password.substr(0, static_cast<size_t>(cfg_.max_password_length) * 4));
   if (!CpuAvailable()) co_return ErrorResponse(req, ErrorCode::kServiceUnavailable, "password hashing queue full");
   // Named first: a lambda temporary inside a co_await expression is destroyed twice by g++ 12.
-  auto cpu_task = [pw, stored] { return CheckPassword(pw, stored); };
+  auto cpu_task = [pw, stored, mode = cfg_.password_hash] { return CheckPassword(pw, stored, mode); };
   const bool ok = co_await OnCpu(std::move(cpu_task));
   if (!ok) co_return ErrorResponse(req, ErrorCode::kInvalidPassword);
   co_return Json(req, "{\"status\":true}");
@@ -150,7 +150,7 @@ asio::awaitable<Response> AuthService::DeleteUser(Request& req) {
     const std::string pw(password->substr(0, static_cast<size_t>(cfg_.max_password_length) * 4));
     if (!CpuAvailable()) co_return ErrorResponse(req, ErrorCode::kServiceUnavailable, "password hashing queue full");
     // Named first: a lambda temporary inside a co_await expression is destroyed twice by g++ 12.
-    auto cpu_task = [pw, stored] { return CheckPassword(pw, stored); };
+    auto cpu_task = [pw, stored, mode = cfg_.password_hash] { return CheckPassword(pw, stored, mode); };
     const bool ok = co_await OnCpu(std::move(cpu_task));
     if (!ok) co_return ErrorResponse(req, ErrorCode::kInvalidPassword);
   }
@@ -194,6 +194,9 @@ asio::awaitable<Response> AuthService::DeleteUser(Request& req) {
 asio::awaitable<Response> AuthService::DeleteUserCallback(Request& req) {
   auto callback = QueryRedirect(req, "callbackURL", ErrorCode::kInvalidCallbackUrl);
   if (!callback) co_return ErrorResponse(req, callback.error());
+  if (QueryRepeated(req.query, "token"))
+    co_return ErrorResponse(req, ErrorCode::kValidationError,
+                            "[query.token] Invalid input: expected string, received array");
   const auto token = req.Query("token");
   if (!token) co_return ErrorResponse(req, ErrorCode::kValidationError,
                                       "[query.token] Invalid input: expected string, received undefined");

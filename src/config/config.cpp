@@ -1,6 +1,7 @@
 #include "config/config.hpp"
 
 #include <boost/url/parse.hpp>
+#include <arpa/inet.h>
 #include <libpq-fe.h>
 #include <toml++/toml.h>
 
@@ -211,6 +212,8 @@ void ReadDataApi(const Source& src, DataApiSettings& d, std::vector<std::string>
   src.Bool({"PGRST_OPENAPI_SECURITY_ACTIVE"}, d.openapi_security_active);
   if (auto v = src.Get({"PGRST_OPENAPI_SERVER_PROXY_URI"})) d.openapi_server_proxy_uri = *v;
   src.Int({"PGWARDEN_DATA_API_STATEMENT_TIMEOUT_MS"}, d.statement_timeout_ms, 0, 3600 * 1000);
+  src.Int({"PGWARDEN_DATA_API_MAX_EMBED_DEPTH"}, d.max_embed_depth, 0, 64);
+  src.Bool({"PGWARDEN_DATA_API_SAFE_UPDATE"}, d.safe_update);
   for (const auto& [k, v] : src.env) {
     if (k.rfind("PGRST_APP_SETTINGS_", 0) == 0 && k.size() > 19) d.app_settings[AsciiLower(k.substr(19))] = v;
   }
@@ -322,6 +325,102 @@ void ReadOAuth(const Source& src, const std::map<std::string, std::string>& env,
   src.Int({"PGWARDEN_OAUTH_TIMEOUT_MS"}, o.timeout_ms, 100, 60000);
 }
 
+namespace {
+
+// An IPv4/IPv6 address, optionally with a /prefix in range.
+bool IsValidCidr(std::string_view v) {
+  std::string addr(v);
+  int bits = -1;
+  if (const auto slash = v.find('/'); slash != std::string_view::npos) {
+    addr = std::string(v.substr(0, slash));
+    const std::string_view b = v.substr(slash + 1);
+    const auto [p, ec] = std::from_chars(b.data(), b.data() + b.size(), bits);
+    if (ec != std::errc() || p != b.data() + b.size() || bits < 0) return false;
+  }
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, addr.c_str(), buf) == 1) return bits <= 32;
+  if (inet_pton(AF_INET6, addr.c_str(), buf) == 1) return bits <= 128;
+  return false;
+}
+
+void ReadRateLimit(const Source& src, RateLimitConfig& r, std::vector<std::string>& errors) {
+  src.Bool({"PGWARDEN_RATE_LIMIT"}, r.enabled);
+  if (auto v = src.Get({"PGWARDEN_RATE_LIMIT_STORAGE"})) {
+    if (*v == "database") {
+      r.memory = false;
+    } else if (*v == "memory") {
+      r.memory = true;
+    } else {
+      errors.push_back("PGWARDEN_RATE_LIMIT_STORAGE: expected \"database\" or \"memory\", got \"" + *v + "\"");
+    }
+  }
+  src.Int({"PGWARDEN_RATE_LIMIT_WINDOW"}, r.window_s, 1, 86400);
+  src.Int({"PGWARDEN_RATE_LIMIT_MAX"}, r.max, 1, 1000000);
+  if (auto v = src.Get({"PGWARDEN_RATE_LIMIT_RULES"})) {
+    for (auto part : Split(*v, ',')) {
+      part = Trim(part);
+      if (part.empty()) continue;
+      const auto eq = part.find('=');
+      const std::string bad = "PGWARDEN_RATE_LIMIT_RULES: \"" + std::string(part) +
+                              "\" is not /path=max/window or /path=off (path below /<db>/auth, '*' at the end for a prefix)";
+      if (eq == std::string_view::npos || eq == 0 || part[0] != '/') {
+        errors.push_back(bad);
+        continue;
+      }
+      RateLimitRuleConfig rule;
+      std::string_view path = Trim(part.substr(0, eq));
+      const std::string_view spec = Trim(part.substr(eq + 1));
+      if (path.back() == '*') {
+        rule.prefix = true;
+        path.remove_suffix(1);
+      }
+      if (path.find('*') != std::string_view::npos) {
+        errors.push_back(bad);
+        continue;
+      }
+      rule.path = std::string(path);
+      if (spec == "off") {
+        rule.off = true;
+      } else {
+        const auto slash = spec.find('/');
+        int max = 0, window = 0;
+        bool ok = slash != std::string_view::npos;
+        if (ok) {
+          const std::string_view m = spec.substr(0, slash), w = spec.substr(slash + 1);
+          const auto r1 = std::from_chars(m.data(), m.data() + m.size(), max);
+          const auto r2 = std::from_chars(w.data(), w.data() + w.size(), window);
+          ok = r1.ec == std::errc() && r1.ptr == m.data() + m.size() && r2.ec == std::errc() &&
+               r2.ptr == w.data() + w.size() && max >= 1 && window >= 1 && window <= 86400;
+        }
+        if (!ok) {
+          errors.push_back(bad);
+          continue;
+        }
+        rule.max = max;
+        rule.window_s = window;
+      }
+      r.rules.push_back(std::move(rule));
+    }
+  }
+  if (auto v = src.Get({"PGWARDEN_TRUSTED_PROXIES"})) {
+    for (auto part : Split(*v, ',')) {
+      part = Trim(part);
+      if (part.empty()) continue;
+      if (!IsValidCidr(part)) {
+        errors.push_back("PGWARDEN_TRUSTED_PROXIES: \"" + std::string(part) + "\" is not an IP address or CIDR");
+        continue;
+      }
+      r.trusted_proxies.emplace_back(part);
+    }
+  }
+  src.Int({"PGWARDEN_RATE_LIMIT_MAIL_INTERVAL"}, r.mail_interval_s, 0, 86400);
+  src.Int({"PGWARDEN_SIGN_IN_FAILURES"}, r.sign_in_failures, 0, 1000);
+  src.Int({"PGWARDEN_SIGN_IN_FAILURE_WINDOW"}, r.sign_in_failure_window_s, 1, 86400);
+  src.Int({"PGWARDEN_SIGN_IN_MAX_DELAY"}, r.sign_in_max_delay_s, 1, 86400);
+}
+
+}  // namespace
+
 LoadResult Load(const std::map<std::string, std::string>& env, bool require_database) {
   LoadResult out;
   auto& errors = out.errors;
@@ -431,6 +530,17 @@ LoadResult Load(const std::map<std::string, std::string>& env, bool require_data
   if (c.auth.min_password_length > c.auth.max_password_length)
     errors.push_back("PGWARDEN_MIN_PASSWORD_LENGTH: larger than PGWARDEN_MAX_PASSWORD_LENGTH");
   src.Int({"PGWARDEN_HASH_THREADS"}, c.auth.hash_threads, 0, 64);
+  if (auto v = src.Get({"PGWARDEN_PASSWORD_DENYLIST"}))
+    c.auth.password_denylist = *v == "common" ? std::string("/usr/share/john/password.lst") : *v;
+  if (auto v = src.Get({"PGWARDEN_PASSWORD_HASH"})) {
+    if (*v == "scrypt") {
+      c.auth.password_hash = crypto::PasswordHashMode::kScrypt;
+    } else if (*v == "argon2id") {
+      c.auth.password_hash = crypto::PasswordHashMode::kArgon2id;
+    } else {
+      errors.push_back("PGWARDEN_PASSWORD_HASH: expected \"scrypt\" or \"argon2id\", got \"" + *v + "\"");
+    }
+  }
 
   // E-mail flows and delivery.
   auto& a = c.auth;
@@ -473,6 +583,7 @@ LoadResult Load(const std::map<std::string, std::string>& env, bool require_data
 
   ReadOAuth(src, env, c.oauth, errors);
   ReadDataApi(src, c.data_api, errors);
+  ReadRateLimit(src, c.rate_limit, errors);
 
   if (auto v = src.Get({"PGWARDEN_LOG_LEVEL"})) {
     if (*v != "debug" && *v != "info" && *v != "warn" && *v != "error") {
@@ -494,6 +605,11 @@ LoadResult LoadRest(const std::map<std::string, std::string>& env) {
   c.data_api.max_rows.reset();
   c.data_api.roles.clear();
   c.data_api.require_exp = false;
+  c.data_api.strict_jwt = false;
+  c.data_api.max_embed_depth = 0;
+  c.data_api.safe_update = false;
+  c.data_api.hints_follow_privileges = false;
+  c.data_api.lint = false;
   c.data_api.statement_timeout_ms = 0;
   c.http.host = "0.0.0.0";
   ReadDataApi(src, c.data_api, errors);

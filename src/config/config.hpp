@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "crypto/password.hpp"
+
 namespace pgwarden::config {
 
 struct DbConfig {
@@ -51,6 +53,11 @@ struct AuthConfig {
   int min_password_length = 8;
   int max_password_length = 128;
   int hash_threads = 0;                   //!< 0 = one per core
+  //! PGWARDEN_PASSWORD_DENYLIST: a file of common passwords refused for new passwords (PW-03); "common" = the
+  //! list of Debian's john-data package; empty = off (Better Auth has no such check).
+  std::string password_denylist;
+  //! PGWARDEN_PASSWORD_HASH: the format of new hashes; both formats always verify ("Hardened password mode").
+  crypto::PasswordHashMode password_hash = crypto::PasswordHashMode::kScrypt;
 
   // ---- e-mail flows (issue 4); lifetimes in seconds ----
   bool send_verification_on_sign_up = false;       //!< default: = require_email_verification
@@ -89,6 +96,30 @@ struct OAuthConfig {
   int timeout_ms = 10000;       //!< outbound requests (token, userinfo, discovery, JWKS)
 };
 
+//! One rate-limit rule from PGWARDEN_RATE_LIMIT_RULES: `path=max/window` (window in seconds) or `path=off`.
+//! `path` is below /<db>/auth, exact, or a prefix when it ends with '*'.
+struct RateLimitRuleConfig {
+  std::string path;
+  bool prefix = false;
+  bool off = false;
+  int max = 0;
+  int window_s = 0;
+};
+
+//! Request limits per client IP (issue 6, D37). Better Auth's rules and window semantics.
+struct RateLimitConfig {
+  bool enabled = true;                 //!< PGWARDEN_RATE_LIMIT (on/off); `pgwarden dev` defaults to off
+  bool memory = false;                 //!< PGWARDEN_RATE_LIMIT_STORAGE: database (shared, default) | memory
+  int window_s = 10;                   //!< PGWARDEN_RATE_LIMIT_WINDOW: the rule of every other path
+  int max = 100;                       //!< PGWARDEN_RATE_LIMIT_MAX
+  std::vector<RateLimitRuleConfig> rules;     //!< PGWARDEN_RATE_LIMIT_RULES: win over the built-in rules
+  std::vector<std::string> trusted_proxies;   //!< PGWARDEN_TRUSTED_PROXIES: IPs / CIDRs whose X-Forwarded-For is read
+  int mail_interval_s = 60;            //!< PGWARDEN_RATE_LIMIT_MAIL_INTERVAL: one mail per recipient and kind
+  int sign_in_failures = 10;           //!< PGWARDEN_SIGN_IN_FAILURES: failed sign-ins of one account before back-off
+  int sign_in_failure_window_s = 900;  //!< PGWARDEN_SIGN_IN_FAILURE_WINDOW: the failures counted
+  int sign_in_max_delay_s = 900;       //!< PGWARDEN_SIGN_IN_MAX_DELAY: the back-off's ceiling
+};
+
 //! Outgoing mail. Without an SMTP URL messages are printed (pgwarden dev) or dropped with a warning (serve).
 struct MailConfig {
   std::string smtp_url;        //!< PGWARDEN_SMTP_URL (smtp:// or smtps://); holds the password: never logged
@@ -115,6 +146,21 @@ struct DataApiSettings {
   //! PGWARDEN_DATA_API_ROLES: the roles a JWT may select; empty = any (PostgREST). Neon mode: the two roles.
   std::vector<std::string> roles{"authenticated", "anonymous"};
   bool require_exp = true;                     //!< Neon mode refuses tokens without exp; PostgREST does not
+  //! Neon mode's stricter token rules (JW-06, JW-10): with an audience configured a token must carry `aud`;
+  //! `sub` must be a string; a header with `crit` is refused. PostgREST accepts all three.
+  bool strict_jwt = true;
+  //! PGWARDEN_DATA_API_MAX_EMBED_DEPTH: embedded resources nested deeper are a 400 (DA-08); 0 = the parser's
+  //! own limit (64), as `pgwarden rest` (PostgREST has none).
+  int max_embed_depth = 10;
+  //! PGWARDEN_DATA_API_SAFE_UPDATE: PATCH/DELETE need a row filter (or Prefer: handling=strict, max-affected)
+  //! as pg-safeupdate demands (DA-09). Off in `pgwarden rest`.
+  bool safe_update = true;
+  //! "Perhaps you meant ..." hints only name tables/functions the request's role may use (EN-04). Off in
+  //! `pgwarden rest` (PostgREST hints from the whole schema cache).
+  bool hints_follow_privileges = true;
+  //! DA-05: at start and on each reload, warn (dataapi.lint) about exposed objects that let API roles past row
+  //! level security. Off in `pgwarden rest`: PostgREST's grant-only deployments would drown in warnings.
+  bool lint = true;
   std::string pre_request;                     //!< PGRST_DB_PRE_REQUEST
   std::string tx_end = "commit";               //!< PGRST_DB_TX_END
   bool aggregates_enabled = false;             //!< PGRST_DB_AGGREGATES_ENABLED
@@ -138,6 +184,7 @@ struct Config {
   AuthConfig auth;
   MailConfig mail;
   OAuthConfig oauth;
+  RateLimitConfig rate_limit;
   std::string log_level = "info";
 };
 

@@ -76,6 +76,7 @@ const ErrorInfo& Describe(ErrorCode code) {
       {400, "ACCESS_TOKEN_NOT_FOUND", "Access token not found"},
       {401, "LINKING_NOT_ALLOWED", "Account not linked - linking not allowed"},
       {401, "LINKING_DIFFERENT_EMAILS_NOT_ALLOWED", "Account not linked - different emails not allowed"},
+      {400, "PASSWORD_COMPROMISED", "The password you entered has been compromised. Please choose a different password."},
       {503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable. Please retry."},
       {500, "INTERNAL_SERVER_ERROR", "Internal server error"},
       {500, "INTERNAL_SERVER_ERROR", "Internal server error"},

@@ -83,6 +83,7 @@ enum class ErrorCode {
   kAccessTokenNotFound,
   kLinkingNotAllowed,
   kLinkingDifferentEmailsNotAllowed,
+  kPasswordCompromised,  //!< Better Auth's haveIBeenPwned plugin code; here: a password on the deny list (PW-03)
   // infrastructure
   kServiceUnavailable,
   kDatabase,

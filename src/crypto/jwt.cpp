@@ -160,6 +160,12 @@ std::optional<DecodedJws> DecodeJws(std::string_view token) {
                     std::move(*signature)};
 }
 
+bool HasCritHeader(std::string_view header_json) {
+  boost::system::error_code ec;
+  const boost::json::value header = boost::json::parse(header_json, ec);
+  return !ec && header.is_object() && header.get_object().contains("crit");
+}
+
 bool VerifyEd25519(std::string_view public_key32, std::string_view message, std::string_view signature64) {
   if (public_key32.size() != kPublicKeyBytes || signature64.size() != kSignatureBytes) return false;
   detail::EnsureSodium();

@@ -39,6 +39,10 @@ struct DecodedJws {
 };
 //! Split and decode a compact JWS (exactly 3 segments, strict base64url). No signature check.
 std::optional<DecodedJws> DecodeJws(std::string_view token);
+//! Whether a JOSE header (JSON text) has a "crit" member, whatever its value: it lists extensions the
+//! recipient must understand, and no verifier here understands any, so such a token is refused (RFC 7515
+//! §4.1.11, RFC 8725 §3.12). False for a header that is not a JSON object (other checks refuse those).
+bool HasCritHeader(std::string_view header_json);
 bool VerifyEd25519(std::string_view public_key32, std::string_view message, std::string_view signature64);
 bool VerifyHs256(std::string_view key, std::string_view message, std::string_view signature32);
 

@@ -144,7 +144,18 @@ boost::asio::awaitable<http::Response> DataApiService::HandleRpc(http::Request& 
   auto args = ReadRpcArguments(api, args_verb, req.raw.body());
   if (!args) co_return Error(req, args.error());
   auto found = FindRoutine(p.snapshot->Routines(), p.schema, function, *args, api);
-  if (!found) co_return Error(req, found.error());
+  if (!found) {
+    ApiError missing = found.error();
+    // EN-04: the "Perhaps you meant" hint only names functions the request's role may execute.
+    if (missing.code == "PGRST202" && missing.hint && cfg_.hints_follow_privileges) {
+      std::vector<std::string> names;
+      for (const auto& [key, procs] : p.snapshot->Routines().All())
+        if (key.first == p.schema) names.push_back(key.second);
+      const std::vector<std::string> usable = co_await UsableNames(req, p.identity.role, p.schema, names, true);
+      missing = NoRpcError(p.snapshot->Routines(), p.schema, function, *args, api, &usable);
+    }
+    co_return Error(req, missing);
+  }
   const Routine& routine = **found;
 
   if (options) {

@@ -14,8 +14,11 @@
 #include "crypto/encoding.hpp"
 #include "crypto/jwt.hpp"
 #include "dataapi/jwks.hpp"
+#include "dataapi/jwt_claims.hpp"
 #include "dataapi/request/media_type.hpp"
 #include "dataapi/request/preferences.hpp"
+#include "dataapi/request/safe_update.hpp"
+#include "dataapi/schema/lint.hpp"
 #include "dataapi/sql/fuzzy.hpp"
 #include "dataapi/request/query_params.hpp"
 
@@ -212,6 +215,7 @@ ApiResult<DataApiService::Identity> DataApiService::Authenticate(const http::Req
   // keys (each allows only its own algorithms), or the configured HS256 secret; `none` and anything else never
   // verify. A JWK's JSON text is never used as an HMAC key (HS256 "signed" with a public key).
   std::optional<std::string> payload = verify_ ? verify_(token) : std::nullopt;
+  const bool own_key = payload.has_value();
   if (!payload && cfg_.jwks) payload = cfg_.jwks->Verify(token);
   if (!payload && cfg_.hs256_secret && !cfg_.hs256_secret->empty() && cfg_.hs256_secret->front() != '{') {
     if (auto jws = crypto::DecodeJws(token)) {
@@ -226,43 +230,25 @@ ApiResult<DataApiService::Identity> DataApiService::Authenticate(const http::Req
   if (!payload && !verify_ && !cfg_.hs256_secret && !cfg_.jwks)
     return MakeApiError(500, "PGRST300", "Server lacks JWT secret");
   if (!payload) return JwtDecodeError("No suitable key or wrong key type");
+  // No key here understands a JWS extension, so a header marking one critical is refused (JW-10; the JWK
+  // verifier already refuses it for its keys).
+  if (cfg_.strict_jwt) {
+    const auto jws = crypto::DecodeJws(token);
+    if (!jws || crypto::HasCritHeader(jws->header_json))
+      return JwtDecodeError("JWT header has an unsupported 'crit' parameter");
+  }
   if (CheckJsonStrict(*payload).result != JsonStrictness::kOk) return JwtDecodeError("JWT claims set is not valid JSON");
   boost::system::error_code ec;
   auto claims = boost::json::parse(*payload, ec);
   if (ec || !claims.is_object()) return JwtDecodeError("JWT claims set is not valid JSON");
-  auto& obj = claims.as_object();
-  const std::int64_t now = NowMs() / 1000;
-  // A numeric claim: nullopt when absent, an error when present but not a number.
-  auto number = [&](const char* k, std::optional<std::int64_t>& out) -> bool {
-    const auto* v = obj.if_contains(k);
-    if (!v) return true;
-    if (v->is_int64()) out = v->as_int64();
-    else if (v->is_uint64()) out = static_cast<std::int64_t>(std::min<std::uint64_t>(v->as_uint64(), INT64_MAX));
-    else if (v->is_double()) out = static_cast<std::int64_t>(v->as_double());
-    else return false;
-    return true;
-  };
-  std::optional<std::int64_t> exp, nbf, iat;
-  if (!number("exp", exp)) return JwtClaimsError("The JWT 'exp' claim must be a number");
-  if (!number("nbf", nbf)) return JwtClaimsError("The JWT 'nbf' claim must be a number");
-  if (!number("iat", iat)) return JwtClaimsError("The JWT 'iat' claim must be a number");
-  if (!exp && cfg_.require_exp) return JwtClaimsError("JWT expired");  // a token without exp never expires (JW-05)
-  if (exp && now > *exp + cfg_.clock_skew_s) return JwtClaimsError("JWT expired");
-  if (nbf && now + cfg_.clock_skew_s < *nbf) return JwtClaimsError("JWT not yet valid");
-  if (iat && now + cfg_.clock_skew_s < *iat) return JwtClaimsError("JWT issued at future");
-  if (const auto* aud = obj.if_contains("aud"); aud && !aud->is_null() && !(aud->is_array() && aud->as_array().empty())) {
-    bool shape = aud->is_string() || aud->is_array();
-    if (aud->is_array())
-      for (const auto& a : aud->as_array()) shape = shape && a.is_string();
-    if (!shape) return JwtClaimsError("The JWT 'aud' claim must be a string or an array of strings");
-    if (cfg_.audience) {
-      bool ok = false;
-      if (aud->is_string()) ok = aud->as_string() == *cfg_.audience;
-      if (aud->is_array())
-        for (const auto& a : aud->as_array()) ok = ok || a.as_string() == *cfg_.audience;
-      if (!ok) return JwtClaimsError("JWT not in audience");
-    }
-  }
+  JwtClaimRules rules;
+  rules.audience = cfg_.audience;
+  rules.own_issuer = cfg_.own_issuer;
+  rules.own_audience = cfg_.own_audience;
+  rules.require_exp = cfg_.require_exp;
+  rules.strict = cfg_.strict_jwt;
+  rules.clock_skew_s = cfg_.clock_skew_s;
+  if (auto bad = CheckJwtClaims(claims.as_object(), rules, own_key, NowMs() / 1000)) return std::move(*bad);
   std::optional<std::string> role;
   if (const auto r = ClaimAt(claims, cfg_.role_claim_path); r && r->is_string()) role = std::string(r->as_string());
   if (!role) {
@@ -280,16 +266,24 @@ ApiResult<DataApiService::Identity> DataApiService::Authenticate(const http::Req
 
 boost::asio::awaitable<void> DataApiService::ListenForReloads(boost::asio::any_io_executor ex, std::string conninfo) {
   int backoff_ms = 250;
+  bool reconnected = false;
   while (!stopping_) {
     auto conn = co_await db::Connection::Connect(ex, conninfo);
     if (conn) {
       auto listening = co_await (*conn)->Script("LISTEN pgrst");
       if (listening) {
         backoff_ms = 250;
+        // After a lost connection the schema is read again at once, as PostgREST does on recovery: DDL (and
+        // its NOTIFY) may have happened while nobody listened.
+        bool reload_now = reconnected;
+        reconnected = true;
         for (;;) {
-          auto note = co_await (*conn)->NextNotification();
-          if (!note || stopping_) break;
-          if (!note->second.empty() && note->second != "reload schema") continue;
+          if (!reload_now) {
+            auto note = co_await (*conn)->NextNotification();
+            if (!note || stopping_) break;
+            if (!note->second.empty() && note->second != "reload schema") continue;
+          }
+          reload_now = false;
           const std::vector<std::string> schemas = schema_.load()->Schemas();
           auto fresh = co_await SchemaCache::LoadAsync(**conn, schemas);
           if (fresh) {
@@ -298,6 +292,12 @@ boost::asio::awaitable<void> DataApiService::ListenForReloads(boost::asio::any_i
             if (auto handlers = co_await (*conn)->Query(MediaHandlerQuery(), db::Params(list)))
               SetMediaHandlers(ParseMediaHandlers(*handlers));
             log::Info("dataapi.schema_reloaded");
+            // DA-05: the risky objects of the new schema, as at start (schema/lint.hpp).
+            if (cfg_.lint) {
+              const std::string lint_roles = db::TextArrayLiteral(LintRoles(cfg_.roles, cfg_.anon_role));
+              if (auto lint = co_await (*conn)->Query(LintQuery(), db::Params(list, lint_roles)))
+                LogLint(ParseLint(*lint));
+            }
           } else {
             log::Warn("dataapi.schema_reload_failed", {{"error", fresh.error().message}});
           }
@@ -349,6 +349,7 @@ ApiResult<DataApiService::Prepared> DataApiService::Prepare(http::Request& req, 
   p.verb = target.verb;
   p.snapshot = schema_.load();  // one snapshot for the whole request
   target.schemas = p.snapshot->Schemas();
+  target.max_embed_depth = cfg_.max_embed_depth;
   auto parsed = ParseQuery(req.query, headers, target);
   if (!parsed) return parsed.error();
   p.api = std::move(*parsed);
@@ -463,15 +464,27 @@ boost::asio::awaitable<ApiResult<DataApiService::Outcome>> DataApiService::Execu
                       "nullif(current_setting('response.status', true), '')",
                       {}});
 
-  auto lease = co_await pools_[static_cast<size_t>(req.worker)]->Acquire();
-  if (!lease) co_return MakeApiError(503, "PGRST000", "Database client error. Retrying the connection.");
+  db::Pool& pool = *pools_[static_cast<size_t>(req.worker)];
+  // The database cannot be reached (connect failed, backing off, pool exhausted, connection lost or the server
+  // shutting down, 57P0x): 503 with Retry-After, for every role. Nothing is answered without the database, so
+  // a request without a JWT can never be served as anonymous meanwhile (RF-01, decisions D39).
+  auto unavailable = [&pool] {
+    ApiError e = MakeApiError(503, "PGRST000", "Database client error. Retrying the connection.");
+    e.headers.emplace_back("Retry-After", std::to_string(pool.RetryAfterSeconds()));
+    return e;
+  };
+  const bool authenticated = !p.identity.anonymous;
+  auto failed = [&unavailable, authenticated](const pgwarden::Error& err) {
+    if (err.code == ErrorCode::kServiceUnavailable && (err.sqlstate.empty() || StartsWith(err.sqlstate, "57P")))
+      return unavailable();
+    return FromDbError(err, authenticated).error;
+  };
+  auto lease = co_await pool.Acquire();
+  if (!lease) co_return unavailable();
   auto results = co_await (*lease)->Pipeline(pipeline);
   if (!results) {
-    if (explicit_tx) co_await (*lease)->Script("ROLLBACK");
-    const auto& err = results.error();
-    if (err.code == ErrorCode::kServiceUnavailable && err.sqlstate.empty())
-      co_return MakeApiError(503, "PGRST000", "Database client error. Retrying the connection.");
-    co_return FromDbError(err, !p.identity.anonymous).error;
+    if (explicit_tx && (*lease)->Healthy()) co_await (*lease)->Script("ROLLBACK");
+    co_return failed(results.error());
   }
   const db::Rows& main = (*results)[main_index];
   const db::Rows& gucs = results->back();
@@ -483,7 +496,7 @@ boost::asio::awaitable<ApiResult<DataApiService::Outcome>> DataApiService::Execu
       out.body = std::string(main.Text(0, 0));
     }
     auto end = co_await (*lease)->Script("ROLLBACK");
-    if (!end) co_return FromDbError(end.error(), !p.identity.anonymous).error;
+    if (!end) co_return failed(end.error());
     co_return out;
   }
   out.page = main.Empty() ? 0 : main.Int64(0, 1);
@@ -514,11 +527,11 @@ boost::asio::awaitable<ApiResult<DataApiService::Outcome>> DataApiService::Execu
       auto immediate = co_await (*lease)->Script("SET CONSTRAINTS ALL IMMEDIATE");
       if (!immediate) {
         co_await (*lease)->Script("ROLLBACK");
-        co_return FromDbError(immediate.error(), !p.identity.anonymous).error;
+        co_return failed(immediate.error());
       }
     }
     auto end = co_await (*lease)->Script(condemned || rollback ? "ROLLBACK" : "COMMIT");
-    if (!end) co_return FromDbError(end.error(), !p.identity.anonymous).error;
+    if (!end) co_return failed(end.error());
   }
   p.timing.tx_us =
       std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - p.timing.exec_start).count();
@@ -775,12 +788,53 @@ std::string JsonScalarText(const boost::json::value& v) {
 
 }  // namespace
 
-ApiError DataApiService::TableNotFound(const Prepared& p, std::string_view resource) const {
+ApiError DataApiService::TableNotFound(const Prepared& p, std::string_view resource,
+                                       const std::vector<std::string>& candidates) const {
   auto e = MakeApiError(404, "PGRST205", "Could not find the table '" + p.schema + "." + std::string(resource) +
                                              "' in the schema cache");
-  if (auto best = FuzzyBest(p.snapshot->RelationNames(p.schema), resource, true))
+  if (auto best = FuzzyBest(candidates, resource, true))
     e.hint = "Perhaps you meant the table '" + p.schema + "." + *best + "'";
   return e;
+}
+
+boost::asio::awaitable<ApiError> DataApiService::TableNotFoundFor(http::Request& req, const Prepared& p,
+                                                                  const std::string& resource) {
+  const std::vector<std::string> all = p.snapshot->RelationNames(p.schema);
+  ApiError e = TableNotFound(p, resource, all);
+  // EN-04: the hint may only name a relation the request's role could use, so a probe cannot list the tables
+  // it has no grant on (PostgREST #4675). Asked only when there is a hint to give.
+  if (e.hint && cfg_.hints_follow_privileges) {
+    const std::vector<std::string> usable = co_await UsableNames(req, p.identity.role, p.schema, all, false);
+    e = TableNotFound(p, resource, usable);
+  }
+  co_return e;
+}
+
+boost::asio::awaitable<std::vector<std::string>> DataApiService::UsableNames(http::Request& req,
+                                                                            const std::string& role,
+                                                                            const std::string& schema,
+                                                                            const std::vector<std::string>& names,
+                                                                            bool functions) {
+  std::vector<std::string> out;
+  if (names.empty() || stopping_) co_return out;
+  // Any table privilege, or a column privilege (a role may hold only UPDATE (col)); EXECUTE for functions.
+  // A role name Postgres does not know makes the query fail: then nothing is named.
+  static constexpr const char* kRelations =
+      "SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+      "WHERE n.nspname = $1 AND c.relname = ANY ($3::text[]) AND has_schema_privilege($2, n.oid, 'USAGE') "
+      "AND (has_table_privilege($2, c.oid, 'SELECT, INSERT, UPDATE, DELETE') "
+      "     OR has_any_column_privilege($2, c.oid, 'SELECT, INSERT, UPDATE'))";
+  static constexpr const char* kFunctions =
+      "SELECT DISTINCT p.proname FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
+      "WHERE n.nspname = $1 AND p.proname = ANY ($3::text[]) AND has_schema_privilege($2, n.oid, 'USAGE') "
+      "AND has_function_privilege($2, p.oid, 'EXECUTE')";
+  auto lease = co_await pools_[static_cast<size_t>(req.worker)]->Acquire();
+  if (!lease) co_return out;
+  const std::string list = db::TextArrayLiteral(names);
+  auto rows = co_await (*lease)->Query(functions ? kFunctions : kRelations, db::Params(schema, role, list));
+  if (!rows) co_return out;
+  for (int i = 0; i < rows->Size(); ++i) out.emplace_back(rows->Text(i, 0));
+  co_return out;
 }
 
 boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req, std::string resource) {
@@ -789,7 +843,10 @@ boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req
   const Prepared& p = *prepared;
   const ApiRequest& api = p.api;
   const Relation* rel = p.snapshot->Find(p.schema, resource);
-  if (!rel) co_return Error(req, TableNotFound(p, resource));
+  if (!rel) {
+    const ApiError missing = co_await TableNotFoundFor(req, p, resource);
+    co_return Error(req, missing);
+  }
   if (p.verb == Verb::kOptions) {
     auto res = http::MakeResponse(req, bhttp::status::ok);
     std::string allow = "OPTIONS,GET,HEAD";
@@ -802,6 +859,10 @@ boost::asio::awaitable<http::Response> DataApiService::Handle(http::Request& req
   }
   const bool read = p.verb == Verb::kGet || p.verb == Verb::kHead;
   if (p.strict_error) co_return Error(req, *p.strict_error);
+  // Neon mode: no PATCH/DELETE of a whole table by accident (DA-09, pg-safeupdate's rule and answer).
+  if (cfg_.safe_update) {
+    if (auto unsafe = SafeUpdateError(api, p.verb)) co_return Error(req, *unsafe);
+  }
   const std::shared_ptr<const MediaHandlers> handlers = media_handlers_.load();
   const auto media = ChooseMedia(api, rel, *handlers, cfg_.plan_enabled);
   if (!media) co_return Error(req, MediaError(api));

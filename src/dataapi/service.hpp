@@ -42,7 +42,13 @@ struct DataApiConfig {
   std::vector<std::string> roles{"authenticated", "anonymous"};
   std::vector<std::string> role_claim_path{"role"};  //!< jwt-role-claim-key ".role"
   std::optional<std::int64_t> max_rows = 1000;
-  std::optional<std::string> audience;  //!< when set, `aud` must contain it
+  std::optional<std::string> audience;  //!< PGRST_JWT_AUD: when set, `aud` must contain it (not for own tokens)
+  //! Tokens verified by the service's own keys (OwnKeyVerifier) must carry `iss` equal to own_issuer and an
+  //! `aud` containing own_audience (the auth service's PGWARDEN_JWT_ISSUER / _AUDIENCE; JW-06).
+  std::optional<std::string> own_issuer;
+  std::optional<std::string> own_audience;
+  //! Neon mode (JW-06, JW-10): `aud` required when an audience applies, `sub` a string, no `crit` header.
+  bool strict_jwt = true;
   std::optional<std::string> hs256_secret;  //!< key bytes (never a JWK's JSON text: that goes to `jwks`)
   //! Asymmetric keys: PGRST_JWT_SECRET as a JWK/JWKS and remote JWKS URLs (jwks.hpp); null = none.
   std::shared_ptr<const JwksVerifier> jwks;
@@ -52,6 +58,10 @@ struct DataApiConfig {
   std::optional<std::string> pre_request;  //!< db-pre-request: a function name, maybe schema-qualified
   TxEnd tx_end = TxEnd::kCommit;
   bool aggregates_enabled = false;
+  int max_embed_depth = 10;  //!< DA-08: deeper embedding is PGRST100; 0 = the grammar's own limit
+  bool safe_update = true;   //!< DA-09: PATCH/DELETE without a row filter -> 400 21000 (pg-safeupdate's answer)
+  bool hints_follow_privileges = true;  //!< EN-04: fuzzy hints only name objects the role may use
+  bool lint = true;  //!< DA-05: dataapi.lint warnings on every schema reload (schema/lint.hpp)
   std::map<std::string, std::string> app_settings;  //!< app.settings.* GUCs, set in every transaction
   bool server_timing = false;
   bool plan_enabled = false;  //!< db-plan-enabled: Accept: application/vnd.pgrst.plan answers EXPLAIN output
@@ -159,8 +169,16 @@ class DataApiService {
   ApiResult<http::Response> Finish(const http::Request& req, const Prepared& p, const Outcome& o,
                                    http::Response res) const;
   http::Response Error(const http::Request& req, const ApiError& e) const;
-  //! PGRST205 with PostgREST's "Perhaps you meant the table ..." hint.
-  ApiError TableNotFound(const Prepared& p, std::string_view resource) const;
+  //! PGRST205 with PostgREST's "Perhaps you meant the table ..." hint, chosen among `candidates`.
+  ApiError TableNotFound(const Prepared& p, std::string_view resource,
+                         const std::vector<std::string>& candidates) const;
+  //! PGRST205 for `resource`; with hints_follow_privileges the hint only names a relation the role may use.
+  boost::asio::awaitable<ApiError> TableNotFoundFor(http::Request& req, const Prepared& p, const std::string& resource);
+  //! The names of `names` (relations, or functions with `functions`) in `schema` that `role` may use: USAGE on
+  //! the schema and any table/column privilege (EXECUTE for functions). Empty when the database cannot tell.
+  boost::asio::awaitable<std::vector<std::string>> UsableNames(http::Request& req, const std::string& role,
+                                                               const std::string& schema,
+                                                               const std::vector<std::string>& names, bool functions);
   BuildContext Context(const Prepared& p) const;
   //! EXPLAIN's option list for an application/vnd.pgrst.plan media type ("FORMAT JSON, ANALYZE").
   static std::string ExplainOptions(const MediaType& m);

@@ -3,8 +3,11 @@
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <array>
 #include <charconv>
 #include <vector>
 
@@ -20,6 +23,53 @@ constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr const char* kSessionSetup =
     "SET TIME ZONE 'UTC'; SET DateStyle = 'ISO'; SET statement_timeout = '15s'; "
     "SET idle_in_transaction_session_timeout = '30s'";
+
+// Defaults placed before the caller's conninfo (expanded from "dbname"), so that anything the conninfo says
+// wins. TCP keepalives find a dead idle connection; tcp_user_timeout bounds how long sent data may stay
+// unacknowledged, so a partitioned network fails a query within ~10 s instead of the kernel's ~15 min.
+// (Both are ignored on Unix sockets.)
+constexpr const char* kKeywords[] = {"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+                                     "tcp_user_timeout", "dbname", nullptr};
+std::array<const char*, 7> ConnectValues(const std::string& conninfo) {
+  return {"1", "30", "10", "3", "10000", conninfo.c_str(), nullptr};
+}
+
+using Clock = std::chrono::steady_clock;
+
+// Waits until `sd` is ready, or until `deadline` passes: then the wait is cancelled and the result is
+// asio::error::timed_out. The timer's handler may run after the wait completed (both queued together): `race`
+// tells it not to touch `sd` then.
+asio::awaitable<boost::system::error_code> WaitUntil(Descriptor& sd, Descriptor::wait_type type,
+                                                     Clock::time_point deadline) {
+  if (deadline == Clock::time_point::max()) {
+    auto [ec] = co_await sd.async_wait(type, kNoThrow);
+    co_return ec;
+  }
+  if (Clock::now() >= deadline) co_return boost::system::error_code(asio::error::timed_out);
+  struct Race {
+    bool done = false;
+    bool fired = false;
+  };
+  auto race = std::make_shared<Race>();
+  asio::steady_timer timer(sd.get_executor());
+  timer.expires_at(deadline);
+  timer.async_wait([race, &sd](const boost::system::error_code& ec) {
+    if (ec || race->done) return;
+    race->fired = true;
+    boost::system::error_code ignored;
+    sd.cancel(ignored);
+  });
+  auto [ec] = co_await sd.async_wait(type, kNoThrow);
+  race->done = true;
+  timer.cancel();
+  if (race->fired) co_return boost::system::error_code(asio::error::timed_out);
+  co_return ec;
+}
+
+std::string Trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
 }  // namespace
 
 std::int64_t Rows::Int64(int row, int col) const {
@@ -66,37 +116,51 @@ Error ResultError(const PGresult* r) {
   return e;
 }
 
-Error Connection::ConnectionError(std::string_view what) {
+Error Connection::ConnectionError(std::string_view what, const boost::system::error_code& ec) {
   healthy_ = false;
   Error e;
   e.code = ErrorCode::kServiceUnavailable;
-  e.message = std::string(what) + ": " + PQerrorMessage(conn_);
-  while (!e.message.empty() && (e.message.back() == '\n' || e.message.back() == ' ')) e.message.pop_back();
+  if (ec == asio::error::timed_out) {
+    e.message = std::string(what) + ": no answer from the database within " +
+                std::to_string(query_timeout_.count()) + " ms";
+  } else {
+    e.message = Trimmed(std::string(what) + ": " + PQerrorMessage(conn_));
+  }
   return e;
 }
 
+asio::awaitable<boost::system::error_code> Connection::Wait(bool read) {
+  co_return co_await WaitUntil(*socket_, read ? Descriptor::wait_read : Descriptor::wait_write, deadline_);
+}
+
 asio::awaitable<Result<std::unique_ptr<Connection>>> Connection::Connect(asio::any_io_executor ex,
-                                                                         std::string conninfo) {
-  PGconn* c = PQconnectStart(conninfo.c_str());
+                                                                         std::string conninfo, int timeout_ms) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(std::max(1, timeout_ms));
+  const auto values = ConnectValues(conninfo);
+  PGconn* c = PQconnectStartParams(kKeywords, values.data(), /*expand_dbname=*/1);
   if (!c) co_return MakeError(ErrorCode::kServiceUnavailable, "out of memory");
   std::unique_ptr<PGconn, decltype(&PQfinish)> guard(c, &PQfinish);
   if (PQstatus(c) == CONNECTION_BAD) {
-    co_return MakeError(ErrorCode::kServiceUnavailable, std::string("connect: ") + PQerrorMessage(c));
+    co_return MakeError(ErrorCode::kServiceUnavailable, Trimmed(std::string("connect: ") + PQerrorMessage(c)));
   }
   int fd = -1;
   std::optional<Descriptor> sd;
   PostgresPollingStatusType st = PGRES_POLLING_WRITING;
   while (st != PGRES_POLLING_OK) {
     if (st == PGRES_POLLING_FAILED) {
-      co_return MakeError(ErrorCode::kServiceUnavailable, std::string("connect: ") + PQerrorMessage(c));
+      co_return MakeError(ErrorCode::kServiceUnavailable, Trimmed(std::string("connect: ") + PQerrorMessage(c)));
     }
     if (PQsocket(c) != fd) {  // libpq may switch sockets while trying hosts
       fd = PQsocket(c);
       sd.reset();
       sd.emplace(ex, ::dup(fd));
     }
-    auto [ec] = co_await sd->async_wait(st == PGRES_POLLING_READING ? Descriptor::wait_read : Descriptor::wait_write,
-                                        kNoThrow);
+    const auto ec = co_await WaitUntil(
+        *sd, st == PGRES_POLLING_READING ? Descriptor::wait_read : Descriptor::wait_write, deadline);
+    if (ec == asio::error::timed_out) {
+      co_return MakeError(ErrorCode::kServiceUnavailable,
+                          "connect: no answer from the database within " + std::to_string(timeout_ms) + " ms");
+    }
     if (ec) co_return MakeError(ErrorCode::kServiceUnavailable, "connect: " + ec.message());
     st = PQconnectPoll(c);
   }
@@ -106,13 +170,19 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> Connection::Connect(asio::a
   }
   if (PQsetnonblocking(c, 1) != 0) co_return MakeError(ErrorCode::kServiceUnavailable, "cannot set non-blocking");
   std::unique_ptr<Connection> conn(new Connection(guard.release(), std::move(sd)));
+  // The session setup runs under what is left of the connect deadline; the caller sets the query timeout.
+  conn->query_timeout_ =
+      std::max(std::chrono::milliseconds(1),
+               std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
   auto setup = co_await conn->Script(kSessionSetup);
   if (!setup) co_return setup.error();
+  conn->query_timeout_ = std::chrono::milliseconds(0);
   co_return conn;
 }
 
 Result<std::unique_ptr<Connection>> Connection::ConnectBlocking(const std::string& conninfo) {
-  PGconn* c = PQconnectdb(conninfo.c_str());
+  const auto values = ConnectValues(conninfo);
+  PGconn* c = PQconnectdbParams(kKeywords, values.data(), /*expand_dbname=*/1);
   if (!c || PQstatus(c) != CONNECTION_OK) {
     Error e = MakeError(ErrorCode::kServiceUnavailable, std::string("connect: ") + (c ? PQerrorMessage(c) : "oom"));
     while (!e.message.empty() && e.message.back() == '\n') e.message.pop_back();
@@ -135,8 +205,8 @@ asio::awaitable<Result<void>> Connection::Flush() {
     const int r = PQflush(conn_);
     if (r == 0) co_return Result<void>();
     if (r < 0) co_return ConnectionError("send");
-    auto [ec] = co_await socket_->async_wait(Descriptor::wait_write, kNoThrow);
-    if (ec) co_return ConnectionError("send");
+    const auto ec = co_await Wait(/*read=*/false);
+    if (ec) co_return ConnectionError("send", ec);
   }
 }
 
@@ -147,8 +217,8 @@ asio::awaitable<Result<Rows>> Connection::Collect() {
   for (;;) {
     if (!PQconsumeInput(conn_)) co_return ConnectionError("receive");
     if (PQisBusy(conn_)) {
-      auto [ec] = co_await socket_->async_wait(Descriptor::wait_read, kNoThrow);
-      if (ec) co_return ConnectionError("receive");
+      const auto ec = co_await Wait(/*read=*/true);
+      if (ec) co_return ConnectionError("receive", ec);
       continue;
     }
     PGresult* r = PQgetResult(conn_);
@@ -168,6 +238,7 @@ asio::awaitable<Result<Rows>> Connection::Collect() {
 
 asio::awaitable<Result<Rows>> Connection::Query(std::string_view sql, std::span<const Param> params) {
   if (!healthy_) co_return MakeError(ErrorCode::kServiceUnavailable, "connection lost");
+  StartOperation();
   std::string key(sql);
   auto it = prepared_.find(key);
   if (it == prepared_.end()) {
@@ -202,6 +273,7 @@ asio::awaitable<Result<Rows>> Connection::Query(std::string_view sql, std::span<
 
 asio::awaitable<Result<std::vector<Rows>>> Connection::Pipeline(const std::vector<Statement>& statements) {
   if (!healthy_) co_return MakeError(ErrorCode::kServiceUnavailable, "connection lost");
+  StartOperation();
   if (PQenterPipelineMode(conn_) != 1) co_return ConnectionError("pipeline");
   for (const auto& st : statements) {
     std::vector<const char*> values(st.params.size());
@@ -219,9 +291,8 @@ asio::awaitable<Result<std::vector<Rows>>> Connection::Pipeline(const std::vecto
   while (!synced) {
     if (!PQconsumeInput(conn_)) co_return ConnectionError("pipeline receive");
     if (PQisBusy(conn_)) {
-      auto [ec] = co_await socket_->async_wait(asio::posix::stream_descriptor::wait_read,
-                                               asio::as_tuple(asio::use_awaitable));
-      if (ec) co_return ConnectionError("pipeline receive");
+      const auto ec = co_await Wait(/*read=*/true);
+      if (ec) co_return ConnectionError("pipeline receive", ec);
       continue;
     }
     PGresult* r = PQgetResult(conn_);
@@ -269,6 +340,7 @@ asio::awaitable<Result<std::pair<std::string, std::string>>> Connection::NextNot
 
 asio::awaitable<Result<void>> Connection::Script(std::string_view sql) {
   if (!healthy_) co_return MakeError(ErrorCode::kServiceUnavailable, "connection lost");
+  StartOperation();
   const std::string text(sql);
   if (!PQsendQuery(conn_, text.c_str())) co_return ConnectionError("query");
   if (auto f = co_await Flush(); !f) co_return f.error();

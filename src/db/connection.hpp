@@ -2,6 +2,12 @@
 //! the extended protocol with text parameters; each distinct SQL text is prepared once per connection and
 //! then executed by name. Client values only ever travel as parameters. A connection belongs to one io
 //! thread (its executor) and runs one query at a time.
+//!
+//! Nothing waits forever on the database: Connect has a deadline (libpq's connect_timeout only applies to
+//! blocking connects), every Query/Pipeline/Script has an optional client-side deadline (SetQueryTimeout), and
+//! TCP keepalives plus tcp_user_timeout are on by default so a peer that vanishes without a FIN/RST is noticed
+//! by the kernel. A deadline that passes leaves the connection unhealthy (the pool drops it) and the operation
+//! fails with kServiceUnavailable.
 #pragma once
 
 #include <libpq-fe.h>
@@ -9,8 +15,10 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/system/error_code.hpp>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -70,8 +78,12 @@ std::array<Param, sizeof...(T)> Params(const T&... values) {
 
 class Connection {
  public:
-  //! Connects without blocking the thread. `conninfo` is a libpq URI or key=value string.
-  static asio::awaitable<Result<std::unique_ptr<Connection>>> Connect(asio::any_io_executor ex, std::string conninfo);
+  //! Connects without blocking the thread. `conninfo` is a libpq URI or key=value string. Connecting and the
+  //! session setup together take at most `timeout_ms` (then kServiceUnavailable). A plain int: g++ 12 and
+  //! class-type prvalue arguments to coroutines do not mix (decisions D11).
+  static asio::awaitable<Result<std::unique_ptr<Connection>>> Connect(asio::any_io_executor ex, std::string conninfo,
+                                                                      int timeout_ms = kDefaultConnectTimeoutMs);
+  static constexpr int kDefaultConnectTimeoutMs = 5000;
   //! Blocking connect, for start-up tasks (migrations, key bootstrap) before the io threads run.
   static Result<std::unique_ptr<Connection>> ConnectBlocking(const std::string& conninfo);
   ~Connection();
@@ -117,17 +129,29 @@ class Connection {
     return Healthy();
   }
   bool InTransaction() const { return PQtransactionStatus(conn_) != PQTRANS_IDLE; }
+  //! Client-side bound on each later Query, Pipeline and Script, from send to last result (0: none). Meant to
+  //! sit just above the server's statement_timeout: it only fires when the database stopped answering.
+  void SetQueryTimeout(std::chrono::milliseconds timeout) { query_timeout_ = timeout; }
 
  private:
+  using Clock = std::chrono::steady_clock;
   Connection(PGconn* conn, std::optional<asio::posix::stream_descriptor> sd) : conn_(conn), socket_(std::move(sd)) {}
   asio::awaitable<Result<void>> Flush();
   asio::awaitable<Result<Rows>> Collect();
-  Error ConnectionError(std::string_view what);
+  //! Waits until the socket is ready or the operation's deadline passes (asio::error::timed_out).
+  asio::awaitable<boost::system::error_code> Wait(bool read);
+  //! Starts the deadline of one Query/Pipeline/Script.
+  void StartOperation() {
+    deadline_ = query_timeout_.count() > 0 ? Clock::now() + query_timeout_ : Clock::time_point::max();
+  }
+  Error ConnectionError(std::string_view what, const boost::system::error_code& ec = {});
 
   PGconn* conn_;
   std::optional<asio::posix::stream_descriptor> socket_;
   std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
   bool healthy_ = true;
+  std::chrono::milliseconds query_timeout_{0};
+  Clock::time_point deadline_ = Clock::time_point::max();
 };
 
 //! Maps a failed PGresult to an Error carrying its SQLSTATE.

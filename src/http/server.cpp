@@ -63,9 +63,11 @@ asio::awaitable<void> CloseAfterError(ConnState& st, bhttp::response<bhttp::stri
   }
 }
 
-Response PlainError(unsigned version, bhttp::status status, std::string_view message) {
+Response PlainError(unsigned version, bhttp::status status, std::string_view message, const ServerOptions& opts) {
   Response res{status, version};
   res.set(bhttp::field::content_type, "application/json");
+  res.set("X-Content-Type-Options", "nosniff");
+  if (!opts.hsts.empty()) res.set(bhttp::field::strict_transport_security, opts.hsts);
   res.body() = std::string("{\"message\":\"") + std::string(message) + "\"}";
   res.keep_alive(false);
   res.prepare_payload();
@@ -176,14 +178,14 @@ asio::awaitable<void> Server::Session(std::shared_ptr<const Shared> shared, tcp_
     }
     if (closed) break;
     if (too_long) {
-      auto res = PlainError(11, bhttp::status::uri_too_long, "Request URI is too long");
+      auto res = PlainError(11, bhttp::status::uri_too_long, "Request URI is too long", opts);
       st->deadline = Clock::now() + std::chrono::seconds(5);
       co_await CloseAfterError(*st, res);
       break;
     }
     if (folded || too_big) {
       auto res = PlainError(11, too_big ? bhttp::status::request_header_fields_too_large : bhttp::status::bad_request,
-                            too_big ? "Request headers are too large" : "Malformed HTTP request: obsolete line folding");
+                            too_big ? "Request headers are too large" : "Malformed HTTP request: obsolete line folding", opts);
       st->deadline = Clock::now() + std::chrono::seconds(5);
       co_await CloseAfterError(*st, res);
       break;
@@ -204,7 +206,7 @@ asio::awaitable<void> Server::Session(std::shared_ptr<const Shared> shared, tcp_
         status = bhttp::status::request_header_fields_too_large;
         message = "Request headers are too large";
       }
-      auto res = PlainError(11, status, message);
+      auto res = PlainError(11, status, message, opts);
       st->deadline = Clock::now() + std::chrono::seconds(5);
       co_await CloseAfterError(*st, res);
       break;
@@ -225,11 +227,14 @@ asio::awaitable<void> Server::Session(std::shared_ptr<const Shared> shared, tcp_
       res = co_await shared->handler(req);
     } catch (const std::exception& e) {
       log::Error("http.handler_exception", {{"what", e.what()}, {"path", req.path}});
-      res = PlainError(req.raw.version(), bhttp::status::internal_server_error, "Internal server error");
+      res = PlainError(req.raw.version(), bhttp::status::internal_server_error, "Internal server error", opts);
     }
     shared->server->in_flight_.fetch_sub(1, std::memory_order_relaxed);
     const bool keep_alive = res.keep_alive() && !shared->server->stopping_.load(std::memory_order_relaxed);
     res.keep_alive(keep_alive);
+    // On every answer (CS-07): no MIME sniffing; HSTS when the public URL is https.
+    res.set("X-Content-Type-Options", "nosniff");
+    if (!opts.hsts.empty()) res.set(bhttp::field::strict_transport_security, opts.hsts);
     auto [wec, n] = co_await bhttp::async_write(st->socket, res, kNoThrow);
     (void)n;
     if (wec || !keep_alive) break;

@@ -25,6 +25,8 @@ struct ServerOptions {
   std::size_t max_header_bytes = 16 << 10;
   int idle_timeout_s = 60;
   int request_timeout_s = 30;
+  //! Strict-Transport-Security value sent on every answer (empty: none; set when the public URL is https).
+  std::string hsts;
 };
 
 class Server {

@@ -125,6 +125,8 @@ export async function spawnServer({ databaseUrl, secret, env = {} }) {
         PGWARDEN_BASE_URL: `http://localhost:${port}`,
         PGWARDEN_DB_NAME: 'neondb',
         PGWARDEN_THREADS: '2',
+        // The suites sign in far faster than Better Auth's per-IP limits allow; the rate-limit tests turn it on.
+        PGWARDEN_RATE_LIMIT: 'off',
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -218,6 +220,7 @@ export async function startServer({ env = {} } = {}) {
     secret,
     db,
     dbName: database.dbName,
+    databaseUrl: database.databaseUrl,
     proc: server.proc,
     stderr: server.output,
     async stop() {

@@ -1,5 +1,7 @@
 //! Connection and Pool against a real Postgres: non-blocking queries, parameters, errors, pooling.
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <gtest/gtest.h>
@@ -39,6 +41,27 @@ bool Terminate(Connection& admin, const std::string& pid) {
   const auto r = admin.QueryBlocking("SELECT pg_terminate_backend($1::int, 5000)", {pid});
   if (!r) ADD_FAILURE() << ErrorText(r.error());
   return r && r->Bool(0, 0);
+}
+
+//! A local TCP port that is not Postgres: the kernel completes handshakes on the listening socket, and it
+//! either never answers (silent: a database that hangs) or, with AcceptAndClose running, accepts and closes at
+//! once (a database that is down), counting the connections.
+struct FakeDatabase {
+  explicit FakeDatabase(asio::any_io_executor ex) : acceptor(ex, {asio::ip::make_address("127.0.0.1"), 0}) {}
+  std::string Conninfo() const {
+    return "host=127.0.0.1 port=" + std::to_string(acceptor.local_endpoint().port()) +
+           " dbname=x user=x sslmode=disable gssencmode=disable";
+  }
+  asio::ip::tcp::acceptor acceptor;
+  int accepted = 0;
+};
+
+asio::awaitable<void> AcceptAndClose(FakeDatabase& fake) {
+  for (;;) {
+    auto [ec, socket] = co_await fake.acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    ++fake.accepted;
+  }
 }
 
 TEST_F(ConnectionTest, ConnectsBlockingInUtc) {
@@ -239,6 +262,110 @@ TEST_F(ConnectionTest, RunsScriptsAndTransactions) {
     auto count = co_await c.Query("SELECT count(*) FROM t");
     CO_ASSERT_OK(count);
     EXPECT_EQ(count->Text(0, 0), "2");
+  });
+}
+
+TEST_F(ConnectionTest, GivesUpOnAQueryAfterItsTimeoutAndIsThenBroken) {
+  RunAsync([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    auto conn = co_await Connection::Connect(ex, conninfo_);
+    CO_ASSERT_OK(conn);
+    (*conn)->SetQueryTimeout(300ms);
+    CO_ASSERT_OK(co_await (*conn)->Query("SELECT 1"));  // a quick query is not affected
+    const auto start = std::chrono::steady_clock::now();
+    auto slow = co_await (*conn)->Query("SELECT pg_sleep(5)");
+    const auto took = std::chrono::steady_clock::now() - start;
+    CO_ASSERT_TRUE(!slow);
+    EXPECT_EQ(slow.error().code, ErrorCode::kServiceUnavailable);
+    EXPECT_NE(slow.error().message.find("no answer from the database within 300 ms"), std::string::npos)
+        << slow.error().message;
+    EXPECT_GE(took, 250ms);
+    EXPECT_LT(took, 3s);
+    EXPECT_FALSE((*conn)->Healthy());
+  });
+}
+
+TEST_F(ConnectionTest, GivesUpConnectingToASilentServerAfterTheTimeout) {
+  RunAsync([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    FakeDatabase silent(ex);  // never accepts, never answers
+    const auto start = std::chrono::steady_clock::now();
+    auto conn = co_await Connection::Connect(ex, silent.Conninfo(), 400);
+    const auto took = std::chrono::steady_clock::now() - start;
+    CO_ASSERT_TRUE(!conn);
+    EXPECT_EQ(conn.error().code, ErrorCode::kServiceUnavailable);
+    EXPECT_NE(conn.error().message.find("no answer"), std::string::npos) << conn.error().message;
+    EXPECT_GE(took, 350ms);
+    EXPECT_LT(took, 3s);
+  });
+}
+
+TEST_F(PoolTest, BacksOffAfterAFailedConnectFailingFastMeanwhile) {
+  RunAsync([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    FakeDatabase down(ex);
+    asio::co_spawn(ex, AcceptAndClose(down), asio::detached);
+    Pool pool(ex, down.Conninfo(), /*max_size=*/2, /*acquire_timeout=*/2s);
+    auto first = co_await pool.Acquire();
+    CO_ASSERT_TRUE(!first);
+    EXPECT_EQ(first.error().code, ErrorCode::kServiceUnavailable);
+    const int tried = down.accepted;
+    EXPECT_GE(tried, 1);
+    EXPECT_TRUE(pool.BackingOff());
+    EXPECT_EQ(pool.RetryAfterSeconds(), 1);
+    // Within the backoff window nothing is tried: every Acquire fails at once.
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < 5; ++i) {
+      auto again = co_await pool.Acquire();
+      EXPECT_FALSE(again);
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 100ms);
+    EXPECT_EQ(down.accepted, tried);
+    // After the window one new attempt is made, and the next window is longer (doubling, capped).
+    co_await Sleep(Pool::kFirstBackoff * 5 / 4 + 50ms);
+    EXPECT_FALSE(pool.BackingOff());
+    auto later = co_await pool.Acquire();
+    EXPECT_FALSE(later);
+    EXPECT_EQ(down.accepted, 2 * tried);
+    EXPECT_TRUE(pool.BackingOff());
+    co_await Sleep(Pool::kFirstBackoff * 5 / 4 + 50ms);
+    EXPECT_TRUE(pool.BackingOff()) << "the second delay is at least twice the first";
+    EXPECT_EQ(pool.Size(), 0);
+    down.acceptor.close();
+  });
+}
+
+TEST_F(PoolTest, BoundsAcquireByItsTimeoutWhenTheDatabaseHangs) {
+  RunAsync([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    FakeDatabase silent(ex);
+    Pool pool(ex, silent.Conninfo(), /*max_size=*/1, /*acquire_timeout=*/500ms);
+    const auto start = std::chrono::steady_clock::now();
+    auto lease = co_await pool.Acquire();
+    CO_ASSERT_TRUE(!lease);
+    EXPECT_EQ(lease.error().code, ErrorCode::kServiceUnavailable);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+    EXPECT_TRUE(pool.BackingOff());
+    EXPECT_EQ(pool.Size(), 0);
+  });
+}
+
+TEST_F(PoolTest, AppliesItsQueryTimeoutToItsConnections) {
+  RunAsync([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    Pool pool(ex, conninfo_, /*max_size=*/1, /*acquire_timeout=*/2s, /*query_timeout=*/300ms);
+    {
+      auto lease = co_await pool.Acquire();
+      CO_ASSERT_OK(lease);
+      auto slow = co_await (*lease)->Query("SELECT pg_sleep(5)");
+      CO_ASSERT_TRUE(!slow);
+      EXPECT_EQ(slow.error().code, ErrorCode::kServiceUnavailable);
+    }
+    EXPECT_EQ(pool.Size(), 0) << "the timed-out connection went back into the pool";
+    EXPECT_FALSE(pool.BackingOff()) << "a slow query is not a failed connect";
+    auto next = co_await pool.Acquire();
+    CO_ASSERT_OK(next);
+    CO_ASSERT_OK(co_await (*next)->Query("SELECT 1"));
   });
 }
 

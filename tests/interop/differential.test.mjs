@@ -37,7 +37,7 @@ import { startMailSink } from './mailsink.mjs';
 // Sections pgwarden implements: every exchange must match.
 const COVERED = ['basics', 'sign-up', 'sign-in', 'session', 'jwt', 'sessions', 'session-lifetime', 'update-user',
   'change-password', 'email-verification', 'change-email', 'password-reset', 'email-otp', 'magic-link',
-  'origin-check', 'sign-out', 'delete-user'];
+  'origin-check', 'sign-out', 'delete-user', 'rate-limit'];
 // Why the other sections differ (features of later issues).
 const LATER = {
   social: 'OAuth (sign-in/social, callback) not implemented yet (issue 5)',
@@ -45,7 +45,6 @@ const LATER = {
   organization: 'organization plugin not implemented yet',
   admin: 'admin plugin not implemented yet',
   'strict-email-verification': 'the recorder does not map the oracle\'s second instance /auth-strict (requireEmailVerification) to pgwarden, so these hit a 404 and no mail is sent (the recorder gets a placeholder token)',
-  'rate-limit': 'rate limiting not implemented yet (issue 6)',
 };
 const DECISIONS = {
   D1: 'docs/decisions.md D1: update-user answers {"user":{…}} instead of {"status":true} (the SDK\'s Supabase-style adapter reads {"status":true} as a failure)',
@@ -54,6 +53,7 @@ const DECISIONS = {
   D27: 'docs/decisions.md D27: a verify-email or magic-link/verify redirect that creates a session carries neon_auth_session_verifier=<v> (43 characters [A-Za-z0-9]) appended to the Location\'s query, so that a cross-site app can exchange it for the session; accepted when removing exactly that parameter leaves no difference. (pgwarden\'s redirects also carry referrer-policy: no-referrer, CS-07; that header is not compared.)',
   D30: 'docs/decisions.md D30, security.md TK-04: a completed password reset revokes every session of the user (Better Auth\'s revokeSessionsOnPasswordReset, off by default there, on here), so the pre-reset session reads as ended: 200 null with the three expiring cookies',
   D29: 'docs/decisions.md D29: a second one-time-code request for the same address and purpose within 60 s answers 429 {"message":"Too many requests. Please try again later."} with retry-after/x-retry-after (the earlier code stays valid) instead of Better Auth\'s 200 {"success":true} with a new code; accepted only when an earlier request of the same address and purpose was answered 200 in this run',
+  D37: 'docs/decisions.md D37, security.md RL-04: X-Forwarded-For "10.99.0.3, 10.99.0.4" names the client 10.99.0.4 (right-most hop after the trusted proxy), a bucket of its own; Better Auth ignores a multi-hop header and puts the request in the shared no-IP bucket, already spent by the exchanges before. Accepted when pgwarden evaluates the sign-in (401) where Better Auth answered 429',
   Q1: 'spec §3 quirk, deliberately not copied: for an expired session Better Auth still sends a 15-min set-auth-jwt (and exposes it); pgwarden sends no JWT for a dead session',
 };
 
@@ -129,7 +129,14 @@ describe('differential: record.mjs against pgwarden vs the golden Better Auth tr
     sink = await startMailSink();
     pgw = await startPgwarden({
       databaseUrl: formatConninfo(dbCi), secret: oracle.secret, baseUrl: goldenBase,
-      env: { PGWARDEN_SMTP_URL: sink.smtpUrl },
+      env: {
+        PGWARDEN_SMTP_URL: sink.smtpUrl,
+        // Limits on, as in the golden run (production Better Auth). The recorder names each client in
+        // X-Forwarded-For, which pgwarden reads only from a trusted proxy (D37). pgwarden's additions (the
+        // per-recipient mail cap, the per-address sign-in back-off) are off: they are not Better Auth's.
+        PGWARDEN_RATE_LIMIT: 'on', PGWARDEN_TRUSTED_PROXIES: '127.0.0.1',
+        PGWARDEN_RATE_LIMIT_MAIL_INTERVAL: '0', PGWARDEN_SIGN_IN_FAILURES: '0',
+      },
     });
 
     fs.writeFileSync(RECORDER_COPY, patchRecorder(fs.readFileSync(path.join(ORACLE_SRC, 'record.mjs'), 'utf8')));
@@ -272,7 +279,7 @@ function evaluate(golden, ours) {
     if (!o) {
       r.result = 'missing';
       r.diffs = ['not recorded against pgwarden'];
-      r.why = g.section === 'rate-limit' ? 'no 429 happened: rate limiting not implemented yet (issue 6)' : 'the recorder did not reach it';
+      r.why = 'the recorder did not reach it';
       return r;
     }
     r.oursN = o.n;
@@ -311,6 +318,11 @@ function evaluate(golden, ours) {
       && (o.response.setCookies || []).length === 3
       && (o.response.setCookies || []).every((c) => /=; Max-Age=0;/.test(c) || /=''; Max-Age=0;/.test(c))) {
       r.result = 'expected'; r.why = 'D30'; return r;
+    }
+    // D37: a multi-hop X-Forwarded-For is the right-most hop's own bucket in pgwarden.
+    if (g.section === 'rate-limit' && /2 hops/.test(g.title) && g.response.status === 429 && o.response.status === 401
+      && o.response.body?.code === 'INVALID_EMAIL_OR_PASSWORD') {
+      r.result = 'expected'; r.why = 'D37'; return r;
     }
     // D29: a second one-time-code request within the resend interval.
     if (isResendRefusal(g, o, golden, ours, r.diffs)) { r.result = 'expected'; r.why = 'D29'; return r; }

@@ -165,6 +165,7 @@ export async function startPgwarden({ databaseUrl, secret, baseUrl, trustedOrigi
         // The oracle trusts its baseURL and http://localhost:3000 only; pgwarden's default also trusts any localhost.
         PGWARDEN_TRUST_LOCALHOST: 'false',
         PGWARDEN_THREADS: '2',
+        PGWARDEN_RATE_LIMIT: 'off',  // the differential test turns limits on, like the oracle (production)
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

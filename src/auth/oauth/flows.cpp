@@ -354,6 +354,9 @@ asio::awaitable<Response> AuthService::OAuthCallback(Request& req) {
     }
     co_return Redirect(req, AuthUrl("/callback/" + provider_id) + (query.empty() ? "" : "?" + query));
   }
+  // Several `state` or `code` values: never pick one (IV-02); the state is not consumed.
+  if (QueryRepeated(req.query, "state") || QueryRepeated(req.query, "code"))
+    co_return OAuthErrorRedirect(req, default_error, "state_mismatch");
   const auto state = req.Query("state");
   if (!state || state->empty()) co_return OAuthErrorRedirect(req, default_error, "state_not_found");
   const EpochMs now = NowMs();
@@ -452,6 +455,9 @@ asio::awaitable<Response> AuthService::UnlinkAccount(Request& req) {
   if (!in.Ok()) co_return ErrorResponse(req, in.Failure());
   auto authed = co_await RequireSession(req);
   if (!authed) co_return ErrorResponse(req, authed.error());
+  // Removing a way to sign in is sensitive: only a recently authenticated session may (Better Auth's
+  // freshSessionMiddleware; SE-06).
+  if (!IsFresh(authed->cur.session, NowMs())) co_return ErrorResponse(req, ErrorCode::kSessionNotFresh);
   auto r = co_await auth::UnlinkAccount(*authed->db, authed->cur.user.id, provider_id, account_id.value_or(""));
   if (!r) co_return ErrorResponse(req, r.error());
   if (*r == 0) co_return ErrorResponse(req, ErrorCode::kAccountNotFound);

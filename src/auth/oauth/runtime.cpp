@@ -325,14 +325,20 @@ asio::awaitable<OAuthResult<Identity>> Runtime::ReadIdentity(Provider p, Tokens 
           }
           if (!profile_email.empty() && addr == profile_email && verified) id.email_verified = true;
         }
-        if (profile_email.empty()) {
+        // The profile's public address only when GitHub lists it verified; else the primary one (D32).
+        if (id.email_verified) {
+          id.email = profile_email;
+        } else if (profile_email.empty() || primary_verified) {
           id.email = primary;
           id.email_verified = primary_verified;
         }
       }
     }
   }
-  if (id.email.empty()) id.email = profile_email;
+  if (id.email.empty()) {
+    id.email = profile_email;
+    id.email_verified = false;
+  }
   co_return id;
 }
 

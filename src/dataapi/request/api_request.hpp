@@ -359,6 +359,8 @@ struct RequestTarget {
   //! db-schemas, the first being the default. Empty: profiles are recorded but not checked, and `schema`
   //! stays empty unless a profile header names one.
   std::span<const std::string> schemas;
+  //! Embedding levels select= may nest (DA-08); 0 = the grammar's own limit (grammar::kMaxNesting).
+  int max_embed_depth = 0;
 };
 
 }  // namespace pgwarden::dataapi

@@ -97,7 +97,13 @@ struct EmbedParam {
 
 class Grammar {
  public:
-  explicit Grammar(std::string_view text) : in_(text) {}
+  //! `select_depth`: the embedding levels select= may nest (kMaxNesting or less, DataApiConfig::max_embed_depth).
+  explicit Grammar(std::string_view text, int select_depth = kMaxNesting)
+      : in_(text),
+        select_depth_(select_depth),
+        select_too_deep_(select_depth == kMaxNesting
+                             ? std::string(kTooDeep)
+                             : "embedding nested deeper than " + std::to_string(select_depth) + " levels") {}
 
   const Input& in() const { return in_; }
 
@@ -404,8 +410,8 @@ class Grammar {
     Seq s(p);
     auto open = Char(s.pos(), '(');
     if (!s.Take(open)) return s.Failed<std::vector<SelectItem>>();
-    if (depth >= kMaxNesting) {
-      auto deep = Input::FailWith(s.pos(), kTooDeep);
+    if (depth >= select_depth_) {
+      auto deep = Input::FailWith(s.pos(), select_too_deep_);
       s.Take(deep);
       return s.Failed<std::vector<SelectItem>>();
     }
@@ -1035,19 +1041,21 @@ class Grammar {
 
  private:
   Input in_;
+  int select_depth_;
+  std::string select_too_deep_;  // FailWith keeps a view of it until the error is rendered
 };
 
 //! Runs a rule on the whole value; a failure becomes PostgREST's QPError.
 template <class T, class Rule>
-ApiResult<T> Run(std::string_view text, std::string_view source_name, Rule&& rule) {
+ApiResult<T> Run(std::string_view text, std::string_view source_name, Rule&& rule, int select_depth = kMaxNesting) {
   {
-    const Grammar g(text);
+    const Grammar g(text, select_depth);
     Reply<T> r = rule(g);
     if (r.ok) return std::move(r.value);
   }
   // It failed: the same parse again, recording Parsec's messages this time, for PostgREST's error text.
   const parsec::ErrorTracking tracking;
-  const Grammar g(text);
+  const Grammar g(text, select_depth);
   const Reply<T> r = rule(g);
   parsec::RenderedError e = parsec::Render(text, source_name, r.err);
   return QueryParamError(std::move(e.message), std::move(e.details));
@@ -1066,9 +1074,10 @@ std::string LikeStarsToPercent(std::string value) {
   return value;
 }
 
-ApiResult<std::vector<SelectItem>> ParseSelect(std::string_view value) {
-  return Run<std::vector<SelectItem>>(value, Name("select parameter", value),
-                                      [](const Grammar& g) { return g.FieldForest(0, 0); });
+ApiResult<std::vector<SelectItem>> ParseSelect(std::string_view value, int max_depth) {
+  if (max_depth <= 0 || max_depth > kMaxNesting) max_depth = kMaxNesting;
+  return Run<std::vector<SelectItem>>(
+      value, Name("select parameter", value), [](const Grammar& g) { return g.FieldForest(0, 0); }, max_depth);
 }
 
 ApiResult<std::vector<std::string>> ParseColumns(std::string_view value, std::string_view param) {

@@ -22,8 +22,10 @@ namespace pgwarden::dataapi::grammar {
 
 inline constexpr int kMaxNesting = 64;
 
-//! select= (pFieldForest). An empty value is an empty list.
-ApiResult<std::vector<SelectItem>> ParseSelect(std::string_view value);
+//! select= (pFieldForest). An empty value is an empty list. `max_depth` (1..kMaxNesting; anything else means
+//! kMaxNesting) caps how deep embedded resources nest: `a(b(c))` is 2 levels; one more is PGRST100 with the
+//! details "embedding nested deeper than N levels" (DA-08).
+ApiResult<std::vector<SelectItem>> ParseSelect(std::string_view value, int max_depth = kMaxNesting);
 
 //! columns= / on_conflict= (pColumns); `param` names it in the message ("columns", "on_conflict").
 ApiResult<std::vector<std::string>> ParseColumns(std::string_view value, std::string_view param);

@@ -308,7 +308,7 @@ ApiResult<ApiRequest> ParseQuery(std::string_view query_string, const RequestHea
   }
   req.select_raw = LookupValue(req.params, "select").value_or("*");
   {
-    auto select = grammar::ParseSelect(req.select_raw);
+    auto select = grammar::ParseSelect(req.select_raw, target.max_embed_depth);
     if (!select) return select.error();
     req.select = std::move(*select);
   }

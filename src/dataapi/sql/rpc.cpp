@@ -233,7 +233,7 @@ ApiResult<RpcArguments> ReadRpcArguments(const ApiRequest& api, Verb verb, std::
 }
 
 ApiError NoRpcError(const RoutineCache& routines, std::string_view schema, std::string_view name,
-                    const RpcArguments& args, const ApiRequest& api) {
+                    const RpcArguments& args, const ApiRequest& api, const std::vector<std::string>* usable) {
   const std::string func = std::string(schema) + "." + std::string(name);
   const std::vector<std::string> keys(args.keys.begin(), args.keys.end());
   const std::string prms = Join(keys, ", ");
@@ -256,13 +256,17 @@ ApiError NoRpcError(const RoutineCache& routines, std::string_view schema, std::
   if (only_single) return e;
   // Error.hs noRpcHint: a close function name in the schema, or a close parameter list of the overloads.
   const auto& overloads = routines.Find(schema, name);
+  // EN-04: with a `usable` list, the hint names only functions the caller may execute.
+  auto may_use = [usable](std::string_view n) {
+    return !usable || std::find(usable->begin(), usable->end(), n) != usable->end();
+  };
   std::optional<std::string> possible;
   if (overloads.empty()) {
     std::vector<std::string> names;
     for (const auto& [key, procs] : routines.All())
-      if (key.first == schema) names.push_back(key.second);
+      if (key.first == schema && may_use(key.second)) names.push_back(key.second);
     possible = FuzzyGetOne(names, name);
-  } else {
+  } else if (may_use(name)) {
     auto list_text = [](std::vector<std::string> items) {
       std::sort(items.begin(), items.end());
       return "(" + Join(items, ", ") + ")";

@@ -84,9 +84,11 @@ inline ApiResult<Statement> BuildRpc(const ApiRequest& api, const Routine& routi
   return BuildRpc(api, routine, args, ctx, singular ? RpcBody::kSingular : RpcBody::kJson);
 }
 
-//! PGRST202 as PostgREST builds it (exposed for tests).
+//! PGRST202 as PostgREST builds it (exposed for tests). `usable`: when given, the names of the functions of
+//! `schema` the caller may execute; the "Perhaps you meant" hint then names no other function (EN-04).
 ApiError NoRpcError(const RoutineCache& routines, std::string_view schema, std::string_view name,
-                    const RpcArguments& args, const ApiRequest& api);
+                    const RpcArguments& args, const ApiRequest& api,
+                    const std::vector<std::string>* usable = nullptr);
 
 //! Data.FuzzySet's getOne (gram sizes 2..3, Levenshtein re-ranking, minimum score 0.33): the closest entry of
 //! `set` to `value`, if any is close enough (exposed for tests).

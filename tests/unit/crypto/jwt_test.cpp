@@ -310,6 +310,18 @@ TEST(Jws, LimitsHeaderAndPayloadToEightKibibytes) {
   EXPECT_EQ(DecodeJws(SignHs256("k", header, std::string(1 << 20, 'a'))), std::nullopt);
 }
 
+TEST(Jws, CritHeaderIsSeenWhateverItsValue) {
+  // JW-10: no verifier here understands a JWS extension (RFC 7515 §4.1.11).
+  EXPECT_TRUE(HasCritHeader(R"({"alg":"EdDSA","crit":["x-unknown"],"x-unknown":true})"));
+  EXPECT_TRUE(HasCritHeader(R"({"alg":"EdDSA","crit":[]})"));
+  EXPECT_TRUE(HasCritHeader(R"({"alg":"EdDSA","crit":null})"));
+  EXPECT_TRUE(HasCritHeader(R"({"crit":"b64","alg":"HS256"})"));
+  EXPECT_FALSE(HasCritHeader(R"({"alg":"EdDSA","kid":"k"})"));
+  EXPECT_FALSE(HasCritHeader(R"({"alg":"EdDSA","critical":true})"));
+  EXPECT_FALSE(HasCritHeader("not json"));
+  EXPECT_FALSE(HasCritHeader(R"(["crit"])"));
+}
+
 TEST(EdDsa, SignsAndVerifiesRoundTrip) {
   const Ed25519KeyPair kp = GenerateEd25519();
   const std::string jwt = SignEdDsa(kp, R"({"alg":"EdDSA"})", R"({"sub":"x"})");

@@ -59,8 +59,8 @@ TEST(PasswordHash, HashesLigatureAndLettersTheSame) {
 }
 
 TEST(PasswordHash, ProducesBetterAuthFormatWithFreshSalts) {
-  const std::string a = HashPassword("correct-horse-3");
-  const std::string b = HashPassword("correct-horse-3");
+  const std::string a = HashPassword("correct-horse-3", PasswordHashMode::kScrypt);
+  const std::string b = HashPassword("correct-horse-3", PasswordHashMode::kScrypt);
   for (const std::string& hash : {a, b}) {
     SCOPED_TRACE(hash);
     ASSERT_EQ(hash.size(), 32u + 1u + 128u);
@@ -118,9 +118,9 @@ TEST(PasswordHash, HashesInvalidUtf8AsRawBytes) {
 }
 
 TEST(PasswordHash, DummyWorkCompletes) {
-  DummyPasswordWork("correct-horse-1");
-  DummyPasswordWork("");
-  DummyPasswordWork("\xFF");
+  DummyPasswordWork("correct-horse-1", PasswordHashMode::kScrypt);
+  DummyPasswordWork("", PasswordHashMode::kScrypt);
+  DummyPasswordWork("\xFF", PasswordHashMode::kScrypt);
 }
 
 TEST(Nfkc, NormalisesCompatibilityAndComposes) {

@@ -120,6 +120,29 @@ TEST(RpcResolution, UnknownArgumentsHintTheClosestParameterList) {
   EXPECT_FALSE(far.routine.error().hint.has_value());
 }
 
+TEST(RpcResolution, HintsNameOnlyFunctionsTheCallerMayExecute) {
+  // EN-04: with the list of executable functions (Neon mode), no hint names a function outside it.
+  const auto cache = Fixture();
+  const auto api = Request("", Verb::kGet);
+  const auto args = ReadRpcArguments(api, Verb::kGet, {});
+  ASSERT_TRUE(args.has_value());
+  const std::vector<std::string> none;
+  EXPECT_FALSE(NoRpcError(*cache, "test", "sayhell", *args, api, &none).hint.has_value());
+  const std::vector<std::string> others{"add_them", "overloaded"};
+  EXPECT_FALSE(NoRpcError(*cache, "test", "sayhell", *args, api, &others).hint.has_value());
+  const std::vector<std::string> allowed{"sayhello"};
+  EXPECT_EQ(NoRpcError(*cache, "test", "sayhell", *args, api, &allowed).hint,
+            "Perhaps you meant to call the function test.sayhello");
+  // The parameter-list hint of an existing name is shown only when that function is executable.
+  const auto wrong = Request("a=1&b=2&smthelse=blabla", Verb::kGet);
+  const auto wrong_args = ReadRpcArguments(wrong, Verb::kGet, {});
+  ASSERT_TRUE(wrong_args.has_value());
+  EXPECT_FALSE(NoRpcError(*cache, "test", "add_them", *wrong_args, wrong, &none).hint.has_value());
+  const std::vector<std::string> add{"add_them"};
+  EXPECT_EQ(NoRpcError(*cache, "test", "add_them", *wrong_args, wrong, &add).hint,
+            "Perhaps you meant to call the function test.add_them(a, b)");
+}
+
 TEST(RpcResolution, PostJsonMentionsTheSingleUnnamedParameter) {
   const auto cache = Fixture();
   auto r = Resolve(*cache, "unnamed_int_param", Request("", Verb::kPost, "application/json"), Verb::kPost, R"({"x":1,"y":2})");

@@ -173,3 +173,39 @@ TEST(SelectParameter, LimitsNestingDepth) {
 
 }  // namespace
 }  // namespace pgwarden::dataapi
+
+namespace pgwarden::dataapi {
+namespace {
+
+// DA-08: Neon mode caps embedding at DataApiConfig::max_embed_depth levels (10 by default).
+std::string Nested(int levels) {
+  std::string s = "id";
+  for (int i = 0; i < levels; ++i) s = "id,p:parent_id(" + s + ")";
+  return s;
+}
+
+TEST(SelectParameter, AConfiguredEmbedDepthIsAParseError) {
+  EXPECT_TRUE(grammar::ParseSelect(Nested(10), 10).has_value());
+  auto r = grammar::ParseSelect(Nested(11), 10);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().status, 400);
+  EXPECT_EQ(r.error().code, "PGRST100");
+  EXPECT_EQ(r.error().details, "embedding nested deeper than 10 levels");
+  EXPECT_FALSE(grammar::ParseSelect(Nested(20), 10).has_value());
+  // 0 (PostgREST mode) is the grammar's own limit.
+  EXPECT_TRUE(grammar::ParseSelect(Nested(20), 0).has_value());
+}
+
+TEST(SelectParameter, TheRequestTargetCarriesTheEmbedDepth) {
+  RequestTarget target;
+  target.max_embed_depth = 2;
+  EXPECT_EQ(test::Parse("select=" + Nested(2), target).select.size(), 2u);
+  const ApiError e = test::ParseError("select=" + Nested(3), target);
+  EXPECT_EQ(e.code, "PGRST100");
+  EXPECT_EQ(e.details, "embedding nested deeper than 2 levels");
+  EXPECT_EQ(test::ParseError("select=id,a(id,b(id,c(id)))", target).code, "PGRST100");
+  EXPECT_TRUE(ParseQuery("select=id,a(id,b(id,c(id)))", {}, {}).has_value());
+}
+
+}  // namespace
+}  // namespace pgwarden::dataapi
