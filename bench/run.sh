@@ -162,7 +162,7 @@ BA_PID=$!
 wait_http "http://127.0.0.1:$BA_PORT/auth/ok" "$BA_PID" || die "Better Auth did not start: $(tail -5 "$RUN/betterauth.log")"
 
 PGW_PORT="$(free_port "$((BA_PORT + 1))")"
-DATABASE_URL="$PGW_CONN" PGWARDEN_SECRET="$SECRET" PGWARDEN_LISTEN="127.0.0.1:$PGW_PORT" PGWARDEN_DB_NAME=neondb \
+DATABASE_URL="$PGW_CONN" PGWARDEN_SECRET="$SECRET" PGWARDEN_LISTEN="127.0.0.1:$PGW_PORT" PGWARDEN_DB_NAME=neondb PGWARDEN_RATE_LIMIT="${PGWARDEN_RATE_LIMIT:-off}" \
   PGWARDEN_LOG_LEVEL="${PGWARDEN_LOG_LEVEL:-warn}" "$BIN" serve >"$RUN/pgwarden.log" 2>&1 &
 PGW_PID=$!
 wait_http "http://127.0.0.1:$PGW_PORT/neondb/auth/ok" "$PGW_PID" || die "pgwarden did not start: $(tail -5 "$RUN/pgwarden.log")"
