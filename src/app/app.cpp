@@ -42,17 +42,6 @@ namespace {
 namespace bhttp = http::bhttp;
 namespace asio = boost::asio;
 
-// Better Auth's answer to a limited request: 429, X-Retry-After (and the standard Retry-After), its message.
-// (Better Auth labels the JSON body text/plain; pgwarden says application/json, D37.)
-http::Response TooManyRequests(const http::Request& req, int retry_after_s) {
-  http::Response res = http::MakeResponse(req, bhttp::status::too_many_requests,
-                                          "{\"message\":\"Too many requests. Please try again later.\"}",
-                                          "application/json");
-  const std::string s = std::to_string(retry_after_s);
-  res.set("X-Retry-After", s);
-  res.set(bhttp::field::retry_after, s);
-  return res;
-}
 
 // One password per line (john's password.lst format: lines starting with "#!comment:" are comments), kept
 // lower-cased; entries under 4 bytes are skipped (they only matter as the base of a longer password, see
@@ -539,7 +528,7 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
   const config::DataApiSettings& rest_settings = cfg.data_api;
   const bool rest_origin_list = !rest_settings.cors_allowed_origins.empty();
   http::Handler handler = [&router, &cors, &rest_cors, &data_api, &rest_settings, rest_origin_list, auth_prefix,
-                            rest_prefix, &limiter](http::Request& req) -> asio::awaitable<http::Response> {
+                            rest_prefix, &limiter, &auth_service](http::Request& req) -> asio::awaitable<http::Response> {
     const bool is_auth = req.path.size() > auth_prefix.size() && req.path.substr(0, auth_prefix.size()) == auth_prefix &&
                          req.path[auth_prefix.size()] == '/';
     const bool is_rest = req.path.substr(0, rest_prefix.size()) == rest_prefix;
@@ -551,7 +540,7 @@ int Serve(const config::Config& cfg, const std::function<void(std::uint16_t)>& b
       const std::string_view xff = req.Header("x-forwarded-for");
       const ratelimit::Decision d = co_await limiter->Check(req.worker, sub, req.remote_ip, xff);
       if (!d.allowed) {
-        http::Response res = TooManyRequests(req, d.retry_after_s);
+        http::Response res = auth_service.TooManyRequests(req, d.retry_after_s);
         http::ApplyCors(cors, req, res);
         co_return res;
       }

@@ -94,14 +94,6 @@ void LogSignInFailed(OtpCheck check) {
                                                                                          : "invalid"}});
 }
 
-// 429 for a code asked again within the resend interval (TK-07); the old code stays valid.
-Response RetryLater(const AuthService& service, const Request& req, int retry_after_s) {
-  Response res = service.ErrorResponse(req, ErrorCode::kTooManyRequests);
-  const std::string s = std::to_string(retry_after_s);
-  res.set("X-Retry-After", s);
-  res.set(http::bhttp::field::retry_after, s);
-  return res;
-}
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------------------
@@ -131,7 +123,7 @@ asio::awaitable<Response> AuthService::SendVerificationOtp(Request& req) {
     // Issued for known and unknown addresses alike: the 429 of a second request must not tell them apart.
     auto issued = co_await IssueOtp(**db, identifier, code, now + cfg_.otp_ttl_s * 1000, now, cfg_.otp_resend_interval_s);
     if (!issued) co_return ErrorResponse(req, issued.error());
-    if (!issued->issued) co_return RetryLater(*this, req, issued->retry_after_s);
+    if (!issued->issued) co_return TooManyRequests(req, issued->retry_after_s);  // the old code stays valid (TK-07)
   }
   LogCodeIssued(type);
   if (type == "sign-in") {
@@ -293,7 +285,7 @@ asio::awaitable<Response> AuthService::RequestPasswordResetOtp(Request& req) {
     if (!db) co_return ErrorResponse(req, db.error());
     auto issued = co_await IssueOtp(**db, identifier, code, now + cfg_.otp_ttl_s * 1000, now, cfg_.otp_resend_interval_s);
     if (!issued) co_return ErrorResponse(req, issued.error());
-    if (!issued->issued) co_return RetryLater(*this, req, issued->retry_after_s);
+    if (!issued->issued) co_return TooManyRequests(req, issued->retry_after_s);  // the old code stays valid (TK-07)
   }
   LogCodeIssued("forget-password");
   MailAfterLookup(req.worker, email, MailIf::kAccountExists, mail::Template::kOtpForgetPassword, email,
@@ -382,7 +374,7 @@ asio::awaitable<Response> AuthService::RequestEmailChangeOtp(Request& req) {
   auto issued =
       co_await IssueOtp(*authed->db, identifier, code, now + cfg_.otp_ttl_s * 1000, now, cfg_.otp_resend_interval_s);
   if (!issued) co_return ErrorResponse(req, issued.error());
-  if (!issued->issued) co_return RetryLater(*this, req, issued->retry_after_s);
+  if (!issued->issued) co_return TooManyRequests(req, issued->retry_after_s);  // the old code stays valid (TK-07)
   LogCodeIssued("change-email");
   // A taken address gets the same answer and no mail (EN-03).
   mail::TemplateVars vars = CodeVars(std::move(code), cfg_.otp_ttl_s);
