@@ -16,6 +16,7 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node
 import net from 'node:net';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
+import { freePort } from './proc.mjs';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 const require = createRequire(join(ROOT, 'build/oracle/package.json'));
@@ -32,15 +33,6 @@ const PGBENCH_MAX_CLIENTS = Number(process.env.BENCH_PGBENCH_MAX_CLIENTS || 150)
 const log = (m) => process.stderr.write(`[bench-rest ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function freePort() {
-  return new Promise((res) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
 
 function psql(conn, sql) {
   return execFileSync(join(PG_BIN, 'psql'), [conn, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-At', '-c', sql]).toString();

@@ -1,6 +1,7 @@
 // /proc helpers for the bench scripts (same accounting as the oracle's bench.mjs): CPU = utime + stime of
 // every direct child of a postmaster, plus what its reaped (exited) children used.
 import fs from "node:fs";
+import net from "node:net";
 
 const TICK_MS = 1000 / Number(process.env.CLK_TCK || 100);
 
@@ -37,4 +38,15 @@ export function pgDelta(before, after) {
   let t = 0;
   for (const [k, v] of after) t += v - (before.get(k) || 0);
   return t;
+}
+
+// A free TCP port on 127.0.0.1 (the kernel picks one; the listener is closed before the port is used).
+export function freePort() {
+  return new Promise((res) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
 }

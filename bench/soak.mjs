@@ -25,9 +25,9 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
+import { freePort } from './proc.mjs';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 const BIN = process.env.PGWARDEN_BIN || join(ROOT, 'build/release/pgwarden');
@@ -44,15 +44,6 @@ const SECRET = 'soak-secret-0123456789abcdef0123456789abcdef';
 const log = (m) => process.stderr.write(`[soak ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function freePort() {
-  return new Promise((res) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
 
 function procStatus(pid) {
   try {
