@@ -1,16 +1,21 @@
 -- Data API roles (as Neon creates them) and the `auth` SQL functions of pg_session_jwt's no-JWK mode:
 -- they read the transaction-local `request.jwt.claims` that the Data API sets for each request.
+-- Roles are cluster-wide while the migration lock is per database: a process migrating another database of the
+-- same cluster at the same moment may create a role between the check and the CREATE (duplicate_object, or a
+-- unique_violation on pg_authid); either way the role exists, which is all this needs.
 DO $$
+DECLARE
+  r record;
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anonymous') THEN
-    CREATE ROLE anonymous NOLOGIN;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
-    CREATE ROLE authenticated NOLOGIN;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticator') THEN
-    CREATE ROLE authenticator LOGIN NOINHERIT;
-  END IF;
+  FOR r IN SELECT * FROM (VALUES ('anonymous', 'NOLOGIN'), ('authenticated', 'NOLOGIN'),
+                                 ('authenticator', 'LOGIN NOINHERIT')) AS v(name, options) LOOP
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r.name) THEN
+      BEGIN
+        EXECUTE format('CREATE ROLE %I %s', r.name, r.options);
+      EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+      END;
+    END IF;
+  END LOOP;
 END
 $$;
 

@@ -10,10 +10,18 @@ cd "$(dirname "$0")/.."
 ROOT="$PWD"
 SHARED="${PGWARDEN_SHARED:-$ROOT/../shared}"
 JOBS="${JOBS:-2}"
+# Wall time of each step, printed as it ends and again in the summary (CI's budget is 90 minutes on 2 cores).
+TIMES=()
+LAP=$SECONDS
+lap() {  # name
+  TIMES+=("$(printf '%-22s %5d s' "$1" "$((SECONDS - LAP))")"); echo "[test] $1: $((SECONDS - LAP)) s"; LAP=$SECONDS
+}
 
 scripts/install-deps.sh || exit 1
+lap install-deps
 cmake --preset release -DPGWARDEN_TESTS=ON >/dev/null || exit 1
 cmake --build --preset release -j "$JOBS" || exit 1
+lap build
 BIN="$ROOT/build/release/pgwarden"
 
 PASSED=0
@@ -21,6 +29,7 @@ FAILED=0
 SUMMARY=()
 record() {  # name passed failed
   PASSED=$((PASSED + $2)); FAILED=$((FAILED + $3)); SUMMARY+=("$(printf '%-14s %5d passed, %d failed' "$1" "$2" "$3")")
+  lap "$1"
 }
 ctest_counts() {  # log -> "passed failed"
   local line total failed
@@ -155,5 +164,7 @@ fi
 echo
 echo "== test summary (logs in build/test-logs) =="
 printf '%s\n' "${SUMMARY[@]}"
+echo "== wall time per step =="
+printf '%s\n' "${TIMES[@]}"
 echo "$PASSED passed, $FAILED failed"
 [[ "$FAILED" == 0 ]]

@@ -7,16 +7,18 @@
 namespace pgwarden::db {
 
 Result<int> Migrate(Connection& conn) {
-  auto ok = conn.ScriptBlocking(
-      "CREATE SCHEMA IF NOT EXISTS pgwarden;"
-      "CREATE TABLE IF NOT EXISTS pgwarden.schema_migrations ("
-      "  version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());"
-      "REVOKE ALL ON SCHEMA pgwarden FROM PUBLIC;"
-      "SELECT pg_advisory_lock(7243019)");
-  if (!ok) {
-    // Two processes racing on CREATE ... IF NOT EXISTS can collide once; the lock makes the rest safe.
-    ok = conn.ScriptBlocking("SELECT pg_advisory_lock(7243019)");
-    if (!ok) return ok.error();
+  // The lock first: processes starting together then create the bookkeeping schema one after the other (a
+  // concurrent CREATE ... IF NOT EXISTS or REVOKE can fail with a unique violation or "tuple concurrently
+  // updated"). Advisory locks are per database, as the migrations are.
+  if (auto locked = conn.ScriptBlocking("SELECT pg_advisory_lock(7243019)"); !locked) return locked.error();
+  if (auto ok = conn.ScriptBlocking(
+          "CREATE SCHEMA IF NOT EXISTS pgwarden;"
+          "CREATE TABLE IF NOT EXISTS pgwarden.schema_migrations ("
+          "  version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());"
+          "REVOKE ALL ON SCHEMA pgwarden FROM PUBLIC");
+      !ok) {
+    conn.ScriptBlocking("SELECT pg_advisory_unlock(7243019)");
+    return ok.error();
   }
   int applied = 0;
   Result<int> outcome = 0;
