@@ -186,6 +186,7 @@ dataapi::DataApiConfig ToServiceConfig(const config::DataApiSettings& d, std::ve
   }
   c.max_embed_depth = d.max_embed_depth;
   c.safe_update = d.safe_update;
+  c.count_estimates = d.count_estimates;
   c.hints_follow_privileges = d.hints_follow_privileges;
   c.lint = d.lint;
   c.statement_timeout_ms = d.statement_timeout_ms;

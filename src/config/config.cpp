@@ -214,6 +214,7 @@ void ReadDataApi(const Source& src, DataApiSettings& d, std::vector<std::string>
   src.Int({"PGWARDEN_DATA_API_STATEMENT_TIMEOUT_MS"}, d.statement_timeout_ms, 0, 3600 * 1000);
   src.Int({"PGWARDEN_DATA_API_MAX_EMBED_DEPTH"}, d.max_embed_depth, 0, 64);
   src.Bool({"PGWARDEN_DATA_API_SAFE_UPDATE"}, d.safe_update);
+  src.Bool({"PGWARDEN_DATA_API_COUNT_ESTIMATES"}, d.count_estimates);
   for (const auto& [k, v] : src.env) {
     if (k.rfind("PGRST_APP_SETTINGS_", 0) == 0 && k.size() > 19) d.app_settings[AsciiLower(k.substr(19))] = v;
   }
@@ -608,6 +609,7 @@ LoadResult LoadRest(const std::map<std::string, std::string>& env) {
   c.data_api.strict_jwt = false;
   c.data_api.max_embed_depth = 0;
   c.data_api.safe_update = false;
+  c.data_api.count_estimates = true;
   c.data_api.hints_follow_privileges = false;
   c.data_api.lint = false;
   c.data_api.statement_timeout_ms = 0;

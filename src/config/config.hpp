@@ -155,6 +155,10 @@ struct DataApiSettings {
   //! PGWARDEN_DATA_API_SAFE_UPDATE: PATCH/DELETE need a row filter (or Prefer: handling=strict, max-affected)
   //! as pg-safeupdate demands (DA-09). Off in `pgwarden rest`.
   bool safe_update = true;
+  //! PGWARDEN_DATA_API_COUNT_ESTIMATES: `Prefer: count=planned|estimated` answered from the planner's estimate
+  //! (PostgREST). Off in Neon mode: the estimate comes from table statistics, which count the rows RLS hides
+  //! from the caller (DA-04), so those counts are made exactly, under RLS. On in `pgwarden rest`.
+  bool count_estimates = false;
   //! "Perhaps you meant ..." hints only name tables/functions the request's role may use (EN-04). Off in
   //! `pgwarden rest` (PostgREST hints from the whole schema cache).
   bool hints_follow_privileges = true;

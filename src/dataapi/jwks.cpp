@@ -3,58 +3,38 @@
 //! happens in plain helper functions).
 #include "dataapi/jwks.hpp"
 
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/address.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 
 #include "core/log.hpp"
 #include "core/text.hpp"
+#include "http/client.hpp"
 
 namespace pgwarden::dataapi {
 namespace {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-namespace ssl = boost::asio::ssl;
 using Clock = std::chrono::steady_clock;
 
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
 
-//! Where one JWKS URL points.
+//! Where one JWKS URL points (checked at start; http::Client fetches it).
 struct Target {
-  bool tls = true;
-  std::string host;         //!< to resolve, verify and send as SNI (IPv6 without brackets)
-  bool ip_literal = false;  //!< no SNI; the certificate must name the IP address
-  std::string port;
-  std::string host_header;  //!< Host: as written in the URL
-  std::string target;       //!< path + query
-  std::string display;      //!< for logs: scheme://host:port/path, no query (it could hold a token)
+  std::string url;
+  std::string display;  //!< for logs: scheme://host:port/path, no query (it could hold a token)
 };
 
 bool IsLoopbackHost(const std::string& host) {
@@ -67,19 +47,16 @@ bool IsLoopbackHost(const std::string& host) {
 std::optional<Target> ParseTarget(std::string_view url) {
   auto r = boost::urls::parse_uri(url);
   if (!r || r->has_userinfo() || !r->has_authority() || r->encoded_host().empty()) return std::nullopt;
-  Target t;
   const std::string scheme = AsciiLower(r->scheme());
   if (scheme != "https" && scheme != "http") return std::nullopt;
-  t.tls = scheme == "https";
-  t.ip_literal = r->host_type() == boost::urls::host_type::ipv4 || r->host_type() == boost::urls::host_type::ipv6;
-  t.host = r->host_type() == boost::urls::host_type::ipv6 ? r->host_ipv6_address().to_string()
-                                                           : std::string(r->encoded_host());
-  if (!t.tls && !IsLoopbackHost(t.host)) return std::nullopt;  // keys in clear text only on this machine
-  t.port = r->has_port() && !r->port().empty() ? std::string(r->port()) : (t.tls ? "443" : "80");
-  t.host_header = std::string(r->encoded_host_and_port());
-  t.target = r->encoded_path().empty() ? "/" : std::string(r->encoded_path());
-  if (r->has_query()) t.target += "?" + std::string(r->encoded_query());
-  t.display = scheme + "://" + std::string(r->encoded_host()) + ":" + t.port + std::string(r->encoded_path());
+  const bool tls = scheme == "https";
+  const std::string host = r->host_type() == boost::urls::host_type::ipv6 ? r->host_ipv6_address().to_string()
+                                                                          : std::string(r->encoded_host());
+  if (!tls && !IsLoopbackHost(host)) return std::nullopt;  // keys in clear text only on this machine
+  const std::string port = r->has_port() && !r->port().empty() ? std::string(r->port()) : (tls ? "443" : "80");
+  Target t;
+  t.url = std::string(url);
+  t.display = scheme + "://" + std::string(r->encoded_host()) + ":" + port + std::string(r->encoded_path());
   return t;
 }
 
@@ -134,104 +111,38 @@ std::optional<std::chrono::seconds> MaxAge(std::string_view cache_control) {
   return std::nullopt;
 }
 
-std::string Describe(const boost::system::error_code& ec, const char* step) {
-  return std::string(step) + ": " + ec.message();
-}
-
 }  // namespace
 
 struct JwksVerifier::State {
   crypto::JwkSet static_keys;
   JwksOptions opts;
   std::vector<std::unique_ptr<Remote>> remotes;
-  ssl::context tls{ssl::context::tls_client};
+  //! The shared outbound client (verified TLS 1.2+, system trust store or SSL_CERT_FILE, no redirects, the
+  //! body capped while reading). The URLs are the operator's: private addresses are allowed.
+  std::optional<http::Client> client;
 };
 
 namespace {
 
 using StatePtr = std::shared_ptr<JwksVerifier::State>;
 
-template <class Stream>
-asio::awaitable<FetchResult> Exchange(Stream& stream, const Target& t, std::size_t max_bytes) {
-  FetchResult out;
-  bhttp::request<bhttp::empty_body> req(bhttp::verb::get, t.target, 11);
-  req.set(bhttp::field::host, t.host_header);
-  req.set(bhttp::field::user_agent, "pgwarden");
-  req.set(bhttp::field::accept, "application/jwk-set+json, application/json");
-  req.set(bhttp::field::connection, "close");
-  auto [wec, written] = co_await bhttp::async_write(stream, req, kNoThrow);
-  (void)written;
-  if (wec) {
-    out.error = Describe(wec, "write");
-    co_return out;
-  }
-  beast::flat_buffer buffer;
-  bhttp::response_parser<bhttp::string_body> parser;
-  parser.header_limit(kMaxHeaderBytes);
-  parser.body_limit(max_bytes);  // a larger answer is refused, never buffered
-  auto [rec, got] = co_await bhttp::async_read(stream, buffer, parser, kNoThrow);
-  (void)got;
-  if (rec) {
-    out.error = rec == bhttp::error::body_limit ? "response larger than " + std::to_string(max_bytes) + " bytes"
-                                                 : Describe(rec, "read");
-    co_return out;
-  }
-  const auto& res = parser.get();
-  // Redirects are not followed: the configured URL is the one trusted.
-  if (res.result() != bhttp::status::ok) {
-    out.error = "HTTP status " + std::to_string(res.result_int());
-    co_return out;
-  }
-  if (auto it = res.find(bhttp::field::cache_control); it != res.end()) out.max_age = MaxAge(it->value());
-  out.body = res.body();
-  co_return out;
-}
-
 asio::awaitable<FetchResult> HttpGet(StatePtr st, std::size_t index) {
-  const Target& t = st->remotes[index]->target;
-  const std::size_t max_bytes = st->opts.max_bytes;
-  const auto deadline = Clock::now() + st->opts.timeout;
+  http::ClientRequest req;
+  req.url = st->remotes[index]->target.url;
+  req.headers.emplace_back("Accept", "application/jwk-set+json, application/json");
   FetchResult out;
-  auto ex = co_await asio::this_coro::executor;
-  asio::ip::tcp::resolver resolver(ex);
-  // The resolver has no deadline of its own; Prefetch's bounded wait protects requests from a slow one.
-  auto [rec, endpoints] = co_await resolver.async_resolve(t.host, t.port, kNoThrow);
-  if (rec) {
-    out.error = Describe(rec, "resolve");
+  auto res = co_await st->client->Fetch(std::move(req));
+  if (!res) {
+    out.error = std::string(res.error().Message());
     co_return out;
   }
-  beast::tcp_stream tcp(ex);
-  tcp.expires_at(deadline);
-  auto [cec, endpoint] = co_await tcp.async_connect(endpoints, kNoThrow);
-  (void)endpoint;
-  if (cec) {
-    out.error = Describe(cec, "connect");
+  // Redirects are not followed: the configured URL is the one trusted.
+  if (res->status != 200) {
+    out.error = "HTTP status " + std::to_string(res->status);
     co_return out;
   }
-  if (!t.tls) {
-    out = co_await Exchange(tcp, t, max_bytes);
-    co_return out;
-  }
-  beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp), st->tls);
-  SSL* handle = stream.native_handle();
-  // SNI for names, and the certificate must match the host (name or IP address): verify_peer on the context
-  // checks the chain against the default trust store, these lines tie it to this host.
-  if (!t.ip_literal) {
-    if (SSL_set_tlsext_host_name(handle, t.host.c_str()) != 1 || SSL_set1_host(handle, t.host.c_str()) != 1) {
-      out.error = "cannot set the TLS host name";
-      co_return out;
-    }
-  } else if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(handle), t.host.c_str()) != 1) {
-    out.error = "cannot set the TLS peer address";
-    co_return out;
-  }
-  beast::get_lowest_layer(stream).expires_at(deadline);
-  auto [hec] = co_await stream.async_handshake(ssl::stream_base::client, kNoThrow);
-  if (hec) {
-    out.error = Describe(hec, "TLS handshake");
-    co_return out;
-  }
-  out = co_await Exchange(stream, t, max_bytes);
+  if (auto cc = res->Header("Cache-Control"); !cc.empty()) out.max_age = MaxAge(cc);
+  out.body = std::move(res->body);
   co_return out;
 }
 
@@ -372,12 +283,12 @@ JwksVerifier::JwksVerifier(crypto::JwkSet static_keys, std::vector<std::string> 
     remote->target = std::move(*target);
     state_->remotes.push_back(std::move(remote));
   }
-  auto& ctx = state_->tls;
-  boost::system::error_code ec;
-  ctx.set_default_verify_paths(ec);
-  if (ec) log::Warn("dataapi.jwks_trust_store", {{"error", ec.message()}});
-  ctx.set_verify_mode(ssl::verify_peer);
-  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  http::ClientOptions client;
+  client.timeout = opts.timeout;
+  client.max_body_bytes = opts.max_bytes;
+  client.allow_loopback = true;  // http:// only to loopback (ParseTarget), as before
+  client.allow_private = true;   // a JWKS on the operator's own network
+  state_->client.emplace(client);
 }
 
 JwksVerifier::~JwksVerifier() = default;

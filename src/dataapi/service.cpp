@@ -358,6 +358,12 @@ ApiResult<DataApiService::Prepared> DataApiService::Prepare(http::Request& req, 
   const bool tz_ok = !p.api.prefer.timezone || timezones_.count(*p.api.prefer.timezone);
   p.strict_error = StrictPreferencesError(p.api.prefer, tz_ok);
   if (!tz_ok) p.api.prefer.timezone.reset();
+  // Neon mode: the planner's estimate is computed from statistics over every row of the table, including
+  // the rows RLS hides from this role (DA-04); the count is made exactly instead, under RLS, and
+  // Preference-Applied says count=exact (decisions D45).
+  auto& count = p.api.prefer.count;
+  if (!cfg_.count_estimates && (count == PreferCount::kPlanned || count == PreferCount::kEstimated))
+    count = PreferCount::kExact;
   p.timing.prepared = Clock::now();
   p.timing.parse_us = std::chrono::duration<double, std::micro>(p.timing.prepared - authenticated_at).count();
   return p;
@@ -465,13 +471,18 @@ boost::asio::awaitable<ApiResult<DataApiService::Outcome>> DataApiService::Execu
                       {}});
 
   db::Pool& pool = *pools_[static_cast<size_t>(req.worker)];
-  // The database cannot be reached (connect failed, backing off, pool exhausted, connection lost or the server
+  // The database cannot be reached (connect failed, backing off, connection lost or the server
   // shutting down, 57P0x): 503 with Retry-After, for every role. Nothing is answered without the database, so
   // a request without a JWT can never be served as anonymous meanwhile (RF-01, decisions D39).
   auto unavailable = [&pool] {
     ApiError e = MakeApiError(503, "PGRST000", "Database client error. Retrying the connection.");
     e.headers.emplace_back("Retry-After", std::to_string(pool.RetryAfterSeconds()));
     return e;
+  };
+  // Every connection busy for the whole acquisition timeout (the database answers, but is saturated):
+  // PostgREST's 504 PGRST003. Waiting is bounded by the timeout, so requests never queue without end (DA-08).
+  auto saturated = [] {
+    return MakeApiError(504, "PGRST003", "Timed out acquiring connection from connection pool.");
   };
   const bool authenticated = !p.identity.anonymous;
   auto failed = [&unavailable, authenticated](const pgwarden::Error& err) {
@@ -480,7 +491,7 @@ boost::asio::awaitable<ApiResult<DataApiService::Outcome>> DataApiService::Execu
     return FromDbError(err, authenticated).error;
   };
   auto lease = co_await pool.Acquire();
-  if (!lease) co_return unavailable();
+  if (!lease) co_return db::Pool::IsAcquireTimeout(lease.error()) ? saturated() : unavailable();
   auto results = co_await (*lease)->Pipeline(pipeline);
   if (!results) {
     if (explicit_tx && (*lease)->Healthy()) co_await (*lease)->Script("ROLLBACK");

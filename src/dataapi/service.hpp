@@ -60,6 +60,9 @@ struct DataApiConfig {
   bool aggregates_enabled = false;
   int max_embed_depth = 10;  //!< DA-08: deeper embedding is PGRST100; 0 = the grammar's own limit
   bool safe_update = true;   //!< DA-09: PATCH/DELETE without a row filter -> 400 21000 (pg-safeupdate's answer)
+  //! DA-04: count=planned|estimated from the planner (PostgREST); false: counted exactly, under RLS (Neon mode:
+  //! the planner's statistics include the rows RLS hides).
+  bool count_estimates = false;
   bool hints_follow_privileges = true;  //!< EN-04: fuzzy hints only name objects the role may use
   bool lint = true;  //!< DA-05: dataapi.lint warnings on every schema reload (schema/lint.hpp)
   std::map<std::string, std::string> app_settings;  //!< app.settings.* GUCs, set in every transaction

@@ -4,10 +4,15 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <string_view>
 
 #include "core/log.hpp"
 
 namespace pgwarden::db {
+
+namespace {
+constexpr std::string_view kAcquireTimedOut = "no database connection available in time";
+}  // namespace
 
 Lease::~Lease() {
   if (pool_ && conn_) pool_->Release(std::move(conn_));
@@ -66,6 +71,10 @@ void Pool::Connected() {
   retry_at_ = {};
 }
 
+bool Pool::IsAcquireTimeout(const Error& e) {
+  return e.code == ErrorCode::kServiceUnavailable && e.message == kAcquireTimedOut;
+}
+
 asio::awaitable<Result<Lease>> Pool::Acquire() {
   if (closed_) co_return MakeError(ErrorCode::kServiceUnavailable, "shutting down");
   const auto deadline = Clock::now() + acquire_timeout_;
@@ -85,7 +94,7 @@ asio::awaitable<Result<Lease>> Pool::Acquire() {
     if (waiter->db_down) co_return MakeError(ErrorCode::kServiceUnavailable, "database unavailable");
     if (!waiter->may_connect) {
       std::erase(waiters_, waiter);
-      co_return MakeError(ErrorCode::kServiceUnavailable, "no database connection available in time");
+      co_return MakeError(ErrorCode::kServiceUnavailable, std::string(kAcquireTimedOut));
     }
   }
   // Fail fast while backing off: the database failed a moment ago and will be tried again at retry_at_.

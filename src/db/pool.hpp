@@ -1,7 +1,8 @@
 //! A small connection pool owned by one io thread (no locks: everything runs on that thread's executor).
 //! Connections are opened lazily up to `max_size`; when all are busy, Acquire waits. An Acquire takes at most
 //! `acquire_timeout` in all (waiting for a slot and connecting), then fails with kServiceUnavailable, so a dead
-//! or saturated database becomes a 503, never a hang. Broken connections, and connections returned inside a
+//! or saturated database becomes a 503 (the Data API answers saturation, IsAcquireTimeout, with PostgREST's
+//! 504), never a hang. Broken connections, and connections returned inside a
 //! transaction, are discarded.
 //!
 //! Reconnecting backs off: after a failed connect no new connection is tried before a delay that doubles per
@@ -55,6 +56,10 @@ class Pool {
   Pool& operator=(const Pool&) = delete;
 
   asio::awaitable<Result<Lease>> Acquire();
+  //! True for the error of an Acquire that waited its whole acquire_timeout for a connection of a full pool
+  //! (every connection busy, the database answering): saturation, PostgREST's 504 PGRST003, rather than an
+  //! unreachable database (its 503 PGRST000). Both carry kServiceUnavailable.
+  static bool IsAcquireTimeout(const Error& e);
   int Size() const { return total_; }
   //! For a 503's Retry-After: whole seconds until the next connection attempt (at least 1).
   int RetryAfterSeconds() const;

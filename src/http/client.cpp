@@ -14,22 +14,25 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/url/parse.hpp>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
+#include <tuple>
 
 #include "core/log.hpp"
 #include "core/text.hpp"
@@ -269,29 +272,96 @@ asio::awaitable<Result<Endpoints>> Resolve(const Target& t, const ClientOptions&
   co_return endpoints;
 }
 
+using IoResult = std::tuple<boost::system::error_code, std::size_t>;
+
+//! The connection as bytes, plain TCP or TLS over it, so that Exchange speaks HTTP over either without being a
+//! template: Beast's composed async read/write instantiated for both stream types made this file the slowest
+//! of the whole build (minutes per compile). Parsing is Beast's parser, fed synchronously.
+class Wire {
+ public:
+  virtual ~Wire() = default;
+  virtual asio::awaitable<IoResult> Write(asio::const_buffer data) = 0;
+  virtual asio::awaitable<IoResult> ReadSome(asio::mutable_buffer into) = 0;
+};
+
 template <class Stream>
-asio::awaitable<Result<ClientResponse>> Exchange(Stream& stream, const Target& t,
-                                                 bhttp::request<bhttp::string_body>& req, const ClientOptions& o,
-                                                 Clock::time_point deadline) {
-  beast::get_lowest_layer(stream).expires_at(deadline);
-  auto [wec, written] = co_await bhttp::async_write(stream, req, kNoThrow);
+class StreamWire final : public Wire {
+ public:
+  explicit StreamWire(Stream& stream) : stream_(stream) {}
+  asio::awaitable<IoResult> Write(asio::const_buffer data) override {
+    co_return co_await asio::async_write(stream_, data, kNoThrow);
+  }
+  asio::awaitable<IoResult> ReadSome(asio::mutable_buffer into) override {
+    co_return co_await stream_.async_read_some(into, kNoThrow);
+  }
+
+ private:
+  Stream& stream_;
+};
+
+constexpr std::size_t kReadChunk = 16 * 1024;
+
+//! Writes the request, then reads responses until a final one (interim 1xx are skipped). `lowest` carries the
+//! deadline for every read and write.
+asio::awaitable<Result<ClientResponse>> Exchange(Wire& wire, beast::tcp_stream& lowest, const Target& t,
+                                                 const std::string& request_bytes, bool head,
+                                                 const ClientOptions& o, Clock::time_point deadline) {
+  lowest.expires_at(deadline);
+  const asio::const_buffer out_bytes = asio::buffer(request_bytes);
+  auto [wec, written] = co_await wire.Write(out_bytes);
   (void)written;
   if (wec) co_return Fail(t, StepError("write", wec, o));
-  beast::flat_buffer buffer;
+  // Bytes read and not yet parsed: at most a header block and one read (the body goes to the parser at once).
+  beast::flat_buffer buffer(o.max_header_bytes + kReadChunk);
+  bool eof = false;
   for (;;) {
     bhttp::response_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(o.max_header_bytes));
     parser.body_limit(o.max_body_bytes);  // a larger answer is refused, never buffered
-    if (req.method() == bhttp::verb::head) parser.skip(true);
-    beast::get_lowest_layer(stream).expires_at(deadline);
-    auto [rec, got] = co_await bhttp::async_read(stream, buffer, parser, kNoThrow);
-    (void)got;
-    if (rec == bhttp::error::body_limit)
+    parser.eager(true);
+    if (head) parser.skip(true);
+    boost::system::error_code ec;
+    while (!parser.is_done()) {
+      if (buffer.size() > 0) {
+        const std::size_t used = parser.put(buffer.data(), ec);
+        buffer.consume(used);
+        if (ec == bhttp::error::need_more) {
+          ec = {};
+          if (used > 0 && buffer.size() > 0) continue;  // the parser took a part; offer it the rest
+        } else if (ec || parser.is_done()) {
+          break;
+        }
+      }
+      if (eof) {
+        if (!parser.got_some()) {
+          ec = bhttp::error::end_of_stream;
+        } else {
+          parser.put_eof(ec);  // completes an EOF-delimited body; a truncated message is partial_message
+        }
+        break;
+      }
+      const std::size_t room = std::min(kReadChunk, buffer.max_size() - buffer.size());
+      if (room == 0) {
+        ec = bhttp::error::header_limit;
+        break;
+      }
+      const asio::mutable_buffer into = buffer.prepare(room);
+      lowest.expires_at(deadline);
+      auto [rec, got] = co_await wire.ReadSome(into);
+      buffer.commit(got);
+      if (rec == asio::error::eof) {
+        eof = true;
+      } else if (rec) {
+        ec = rec;
+        break;
+      }
+    }
+    if (ec == bhttp::error::body_limit)
       co_return Fail(t, "read: response body larger than " + std::to_string(o.max_body_bytes) + " bytes");
-    if (rec == bhttp::error::header_limit)
+    if (ec == bhttp::error::header_limit)
       co_return Fail(t, "read: response header larger than " + std::to_string(o.max_header_bytes) + " bytes");
-    if (rec == bhttp::error::end_of_stream) co_return Fail(t, "read: connection closed before a response");
-    if (rec) co_return Fail(t, StepError("read", rec, o));
+    if (ec == bhttp::error::end_of_stream) co_return Fail(t, "read: connection closed before a response");
+    if (ec) co_return Fail(t, StepError("read", ec, o));
     auto res = parser.release();
     const int status = res.result_int();
     if (status >= 100 && status < 200 && status != 101) continue;  // interim (100 Continue): the answer follows
@@ -303,6 +373,12 @@ asio::awaitable<Result<ClientResponse>> Exchange(Stream& stream, const Target& t
     // Redirects are not followed: a 3xx goes back to the caller, who trusts only the URLs it configured.
     co_return out;
   }
+}
+
+std::string Serialize(const bhttp::request<bhttp::string_body>& req) {
+  std::ostringstream os;
+  os << req;
+  return std::move(os).str();
 }
 
 std::string VerifyFailure(SSL* handle) {
@@ -328,8 +404,11 @@ asio::awaitable<Result<ClientResponse>> FetchImpl(std::shared_ptr<Client::State>
   auto [cec, endpoint] = co_await tcp.async_connect(*endpoints, kNoThrow);
   (void)endpoint;
   if (cec) co_return Fail(t, StepError("connect", cec, o));
+  const std::string request_bytes = Serialize(*req);
+  const bool head = req->method() == bhttp::verb::head;
   if (!t.tls) {
-    auto out = co_await Exchange(tcp, t, *req, o, deadline);
+    StreamWire<beast::tcp_stream> wire(tcp);
+    auto out = co_await Exchange(wire, tcp, t, request_bytes, head, o, deadline);
     co_return out;
   }
 
@@ -349,7 +428,8 @@ asio::awaitable<Result<ClientResponse>> FetchImpl(std::shared_ptr<Client::State>
   if (hec) co_return Fail(t, StepError("TLS handshake", hec, o) + VerifyFailure(handle));
   // No TLS shutdown: the response is complete (length-delimited, or a close_notify ended it: a truncated
   // EOF-delimited body is a read error), and the connection is closed either way.
-  auto out = co_await Exchange(stream, t, *req, o, deadline);
+  StreamWire<beast::ssl_stream<beast::tcp_stream>> wire(stream);
+  auto out = co_await Exchange(wire, beast::get_lowest_layer(stream), t, request_bytes, head, o, deadline);
   co_return out;
 }
 

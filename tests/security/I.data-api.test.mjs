@@ -325,7 +325,9 @@ test('DA-04: RLS end to end: A cannot read, insert as, re-parent to, update or d
 });
 
 // Beyond the row's test column (which names count=exact): the other count preferences must not reveal B's rows either.
-test('DA-04: Prefer count=planned / count=estimated do not reveal how many rows B has', { todo: 'the planner estimate counts rows RLS hides (PostgREST does the same); goes beyond the row\'s test column: decide next session' }, async () => {
+// PostgREST answers both from the planner, whose statistics count every row of the table; pgwarden's Neon mode
+// counts them exactly under RLS instead (PGWARDEN_DATA_API_COUNT_ESTIMATES, decisions D45).
+test('DA-04: Prefer count=planned / count=estimated do not reveal how many rows B has', async () => {
   await srv.db.query('ANALYZE public.notes');
   const { rows: [{ n: bCount }] } = await srv.db.query('SELECT count(*)::int AS n FROM public.notes WHERE user_id = $1', [B.id]);
   const failures = [];
@@ -335,6 +337,12 @@ test('DA-04: Prefer count=planned / count=estimated do not reveal how many rows 
     assert.deepEqual(r.json, []);
     const total = Number((r.headers['content-range'] ?? '').split('/')[1]);
     if (total === bCount) failures.push(`${pref}: Content-Range ${r.headers['content-range']} = B's row count ${bCount}`);
+    if (total !== 0) failures.push(`${pref}: Content-Range ${r.headers['content-range']}: A sees none of B's rows`);
+    if (!/count=exact/.test(r.headers['preference-applied'] ?? '')) failures.push(`${pref}: Preference-Applied ${r.headers['preference-applied']}`);
+    // A's own rows are still counted (exactly).
+    const own = await api('HEAD', '/notes', { token: A.token, headers: { prefer: pref } });
+    const { rows: [{ n: aCount }] } = await srv.db.query('SELECT count(*)::int AS n FROM public.notes WHERE user_id = $1', [A.id]);
+    if (!new RegExp(`/${aCount}$`).test(own.headers['content-range'] ?? '')) failures.push(`${pref}: own rows ${own.headers['content-range']}, A has ${aCount}`);
   }
   assert.deepEqual(failures, []);
 });
@@ -548,7 +556,7 @@ test('DA-09: column privileges hold (PATCH of a column without UPDATE -> 403); ?
 
 // ---------------------------------------------------------------- DA-08 (pool acquisition; own server)
 
-test('DA-08: 200 concurrent slow queries with a small pool: the ones without a connection get 504 (PGRST003) after the acquisition timeout, no unbounded queue', { timeout: 60_000, todo: 'pgwarden answers 503 PGRST000 (the queue is bounded; the status and code differ): next session' }, async (t) => {
+test('DA-08: 200 concurrent slow queries with a small pool: the ones without a connection get 504 (PGRST003) after the acquisition timeout, no unbounded queue', { timeout: 60_000 }, async (t) => {
   const s = await spawnServer({
     databaseUrl: dbUrl(), secret: srv.secret,
     env: {

@@ -293,6 +293,79 @@ TEST_F(ClientTest, RefusesAChunkedBodyOverTheCap) {
   EXPECT_NE(res.error().Message().find("larger than 20 bytes"), std::string_view::npos) << res.error().Message();
 }
 
+// The response is parsed as it arrives (client.cpp feeds Beast's parser itself): bodies over many reads, chunked
+// bodies, a HEAD answer without body, and every way an answer can end too early.
+TEST_F(ClientTest, ReadsALargeBodyOverManyReads) {
+  std::string body(300 * 1024, 'a');
+  for (std::size_t i = 0; i < body.size(); i += 997) body[i] = static_cast<char>('b' + i % 20);
+  Serve("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  const Client client(Options());
+  auto res = Run(client, Get(Url("/large")));
+  ASSERT_TRUE(res.has_value()) << res.error().Message();
+  EXPECT_EQ(res->body, body);
+}
+
+TEST_F(ClientTest, AssemblesAChunkedBody) {
+  Serve("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\n\r\n");
+  const Client client(Options());
+  auto res = Run(client, Get(Url("/chunked")));
+  ASSERT_TRUE(res.has_value()) << res.error().Message();
+  EXPECT_EQ(res->body, "hello world");
+  EXPECT_EQ(res->Header("x-a"), "1");
+}
+
+TEST_F(ClientTest, AHeadAnswerHasNoBodyToWaitFor) {
+  Serve("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", Mode::kAnswer);
+  const Client client(Options());
+  ClientRequest head = Get(Url("/"));
+  head.method = bhttp::verb::head;
+  auto res = Run(client, std::move(head));
+  ASSERT_TRUE(res.has_value()) << res.error().Message();
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, "");
+}
+
+TEST_F(ClientTest, RefusesAHeaderBlockOverTheCap) {
+  Serve("HTTP/1.1 200 OK\r\nX-Big: " + std::string(64 * 1024, 'h') + "\r\nContent-Length: 0\r\n\r\n");
+  ClientOptions o;
+  o.max_header_bytes = 8 * 1024;
+  const Client client(o);
+  auto res = Run(client, Get(Url("/")));
+  ASSERT_FALSE(res.has_value());
+  EXPECT_NE(res.error().Message().find("response header larger than 8192 bytes"), std::string_view::npos)
+      << res.error().Message();
+}
+
+TEST_F(ClientTest, ReportsAConnectionClosedBeforeAnAnswer) {
+  Serve("");
+  const Client client(Options());
+  auto res = Run(client, Get(Url("/")));
+  ASSERT_FALSE(res.has_value());
+  EXPECT_NE(res.error().Message().find("connection closed before a response"), std::string_view::npos)
+      << res.error().Message();
+}
+
+TEST_F(ClientTest, RefusesABodyShorterThanItsContentLength) {
+  Serve("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort");
+  auto res = Run(Client(Options()), Get(Url("/")));
+  ASSERT_FALSE(res.has_value());
+  EXPECT_NE(res.error().Message().find("read: "), std::string_view::npos) << res.error().Message();
+}
+
+TEST_F(ClientTest, RefusesAHeaderCutShort) {
+  Serve("HTTP/1.1 200 OK\r\nContent-Le");
+  auto res = Run(Client(Options()), Get(Url("/")));
+  ASSERT_FALSE(res.has_value());
+  EXPECT_NE(res.error().Message().find("read: "), std::string_view::npos) << res.error().Message();
+}
+
+TEST_F(ClientTest, RefusesAChunkedBodyCutShort) {
+  Serve("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel");
+  auto res = Run(Client(Options()), Get(Url("/")));
+  ASSERT_FALSE(res.has_value());
+  EXPECT_NE(res.error().Message().find("read: "), std::string_view::npos) << res.error().Message();
+}
+
 TEST_F(ClientTest, GivesUpOnASilentServerAtTheDeadline) {
   Serve("", Mode::kSilent);
   ClientOptions o;
