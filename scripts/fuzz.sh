@@ -7,7 +7,7 @@
 #   FUZZ_JOBS      parallel compiles (default 1: the machine is shared)
 #   FUZZ_CXX       compiler (default clang++-14)
 #
-# Build: clang++-14 -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize=function (§6 of the
+# Build: clang++-14 -std=c++20 -O1 -gline-tables-only -fsanitize=fuzzer,address,undefined -fno-sanitize=function (§6 of the
 # C++ stack notes), UBSan made fatal. Every src/*.cpp a target needs, plus Boost.JSON and Boost.URL compiled from
 # their src.hpp (so the parsers are instrumented), is compiled once into build/fuzz/obj and shared; objects are
 # rebuilt only when a dependency changed (-MMD files) or the flags did.
@@ -96,7 +96,7 @@ for t in "${SELECTED[@]}"; do
 done
 
 # --- build --------------------------------------------------------------------------------------------------
-CXXFLAGS=(-std=c++20 -O1 -g -fno-omit-frame-pointer
+CXXFLAGS=(-std=c++20 -O1 -gline-tables-only -fno-omit-frame-pointer
   -fsanitize=address,undefined -fno-sanitize=function -fno-sanitize-recover=undefined
   -DBOOST_ASIO_NO_DEPRECATED -DBOOST_BEAST_USE_STD_STRING_VIEW
   -I"$ROOT/src" -I"$ROOT/tests/fuzz" -Wall -Wextra -Wno-unused-parameter)

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # `make test`: installs what is missing, builds, starts a throwaway Postgres cluster, then runs every test:
 # unit (ctest -L unit), integration (ctest -L integration, real Postgres), e2e (node:test with the official
-# SDKs against the built binary), security (tests/security, one test per security.md row), interop/differential against the real Better Auth oracle (when ../shared
-# is present). Ends with one line "N passed, M failed". Exit status: 0 only if nothing failed.
-# Also the fuzz smoke run (PGWARDEN_SKIP_FUZZ=1 skips it) and the unit + integration tests again under ASan/UBSan
-# (build/asan; PGWARDEN_SKIP_ASAN=1 skips them).
+# SDKs against the built binary), security (tests/security, one test per security.md row), interop and
+# differential against the real Better Auth oracle and PostgREST's spec suite (both when ../shared is present).
+# Meanwhile, in the background at nice 19: the fuzz smoke run (PGWARDEN_SKIP_FUZZ=1 skips it) and the ASan/UBSan
+# build, whose unit + integration tests run last (PGWARDEN_SKIP_ASAN=1 skips them).
+# Ends with the wall time of each step and one line "N passed, M failed". Exit status: 0 only if nothing failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -55,41 +56,33 @@ ctest --test-dir build/release -L unit --output-on-failure -j "$JOBS" >"$LOGS/un
 read -r p f < <(ctest_counts "$LOGS/unit.log"); record unit "$p" "$f"
 [[ "$f" != 0 ]] && tail -40 "$LOGS/unit.log"
 
-# 1b. Fuzz smoke: every parser's libFuzzer target briefly, with its seed corpus and saved regressions.
-if [[ "${PGWARDEN_SKIP_FUZZ:-0}" != 1 ]]; then
-  scripts/fuzz.sh --smoke >"$LOGS/fuzz.log" 2>&1
-  p=$(grep -cE '^[a-z_]+_fuzz +ok' "$LOGS/fuzz.log"); f=$(grep -cE '^[a-z_]+_fuzz +(CRASH|REGRESSION|FAIL|BUILD)' "$LOGS/fuzz.log")
-  [[ "$p" == 0 && "$f" == 0 ]] && f=1
-  record fuzz "$p" "$f"
-  [[ "$f" != 0 ]] && tail -30 "$LOGS/fuzz.log"
-fi
-
-# 1c. Unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer (preset asan, build/asan; the
-# integration tests run under it in 3b). Any report fails its test: ASan and UBSan halt on the first error (UB
-# is built non-recoverable), LeakSanitizer checks every test process at exit. PGWARDEN_SKIP_ASAN=1 skips both.
-ASAN_READY=0
-asan_ctest() {  # label log jobs -> runs `ctest -L label` in build/asan with the sanitizers' options
-  ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:strict_string_checks=1:check_initialization_order=1" \
-  UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
-    ctest --test-dir build/asan -L "$1" --output-on-failure -j "$3" >"$2" 2>&1
-}
-if [[ "${PGWARDEN_SKIP_ASAN:-0}" != 1 ]]; then
-  t0=$SECONDS
-  # Only the test executables: the server binary is not needed here (one compile and link less).
-  if cmake --preset asan -DPGWARDEN_TESTS=ON >"$LOGS/asan-build.log" 2>&1 &&
-     targets=$(ninja -C build/asan -t targets all 2>/dev/null | grep -oE '^pgw_[a-z]+_tests' | sort -u | tr '\n' ' ') &&
-     cmake --build --preset asan -j "$JOBS" --target ${targets:-all} >>"$LOGS/asan-build.log" 2>&1; then
-    ASAN_READY=1
-    t1=$SECONDS
-    asan_ctest unit "$LOGS/asan-unit.log" "$JOBS"
-    read -r p f < <(ctest_counts "$LOGS/asan-unit.log"); record asan-unit "$p" "$f"
-    echo "[test] asan: build $((t1 - t0)) s, unit tests $((SECONDS - t1)) s"
-    [[ "$f" != 0 ]] && grep -E -A12 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$LOGS/asan-unit.log" | head -60
-    [[ "$f" != 0 ]] && grep -E '^\s*[0-9]+ - .*\(Failed|\(Subprocess' "$LOGS/asan-unit.log" | head -20
-  else
-    tail -30 "$LOGS/asan-build.log"; echo "[test] the asan build failed"; record asan-build 0 1
+# 1b. In the background, at the lowest CPU priority (nice 19): the fuzz smoke run (every parser's libFuzzer
+# target briefly, with its seed corpus and saved regressions) and the ASan/UBSan build of the unit and
+# integration tests (preset asan, build/asan; only the test executables). They take the CPU the steps below
+# leave idle while they wait on servers, browsers and timers; the nice level keeps them from slowing those
+# steps. Their results are collected in step 7. PGWARDEN_SKIP_FUZZ=1 / PGWARDEN_SKIP_ASAN=1 skip them.
+BG="$LOGS/background"
+rm -rf "$BG"; mkdir -p "$BG"
+background_work() {
+  renice -n 19 -p "$BASHPID" >/dev/null 2>&1
+  local t0=$SECONDS
+  if [[ "${PGWARDEN_SKIP_FUZZ:-0}" != 1 ]]; then
+    scripts/fuzz.sh --smoke >"$LOGS/fuzz.log" 2>&1
+    echo "$((SECONDS - t0))" >"$BG/fuzz.seconds"
   fi
-fi
+  t0=$SECONDS
+  if [[ "${PGWARDEN_SKIP_ASAN:-0}" != 1 ]]; then
+    local targets
+    if cmake --preset asan -DPGWARDEN_TESTS=ON >"$LOGS/asan-build.log" 2>&1 &&
+       targets=$(ninja -C build/asan -t targets all 2>/dev/null | grep -oE '^pgw_[a-z]+_tests' | sort -u | tr '\n' ' ') &&
+       cmake --build --preset asan -j "$JOBS" --target ${targets:-all} >>"$LOGS/asan-build.log" 2>&1; then
+      touch "$BG/asan.ok"
+    fi
+    echo "$((SECONDS - t0))" >"$BG/asan.seconds"
+  fi
+}
+background_work &
+BG_PID=$!
 
 # 2. A private Postgres for everything below.
 STATE="$ROOT/build/test-state"
@@ -106,16 +99,6 @@ else
   if grep -q "No tests were found" "$LOGS/integration.log"; then :; else
     read -r p f < <(ctest_counts "$LOGS/integration.log"); record integration "$p" "$f"
     [[ "$f" != 0 ]] && tail -60 "$LOGS/integration.log"
-  fi
-
-  # 3b. Integration tests under ASan + UBSan (built in 1c), against the same cluster (each test has its own database).
-  if [[ "$ASAN_READY" == 1 ]]; then
-    t0=$SECONDS
-    asan_ctest integration "$LOGS/asan-integration.log" 1  # serial, as in 3 (roles are cluster-wide)
-    read -r p f < <(ctest_counts "$LOGS/asan-integration.log"); record asan-integ "$p" "$f"
-    echo "[test] asan: integration tests $((SECONDS - t0)) s"
-    [[ "$f" != 0 ]] && grep -E -A12 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$LOGS/asan-integration.log" | head -60
-    [[ "$f" != 0 ]] && grep -E '^\s*[0-9]+ - .*\(Failed|\(Subprocess' "$LOGS/asan-integration.log" | head -20
   fi
 
   # 4. End-to-end tests with the official SDKs.
@@ -159,6 +142,44 @@ if [[ -f "$SHARED/conformance/postgrest/run.mjs" ]]; then
   grep -E '^UNEXPECTED|^now passing' "$LOGS/conformance.log" | head -40
 else
   echo "[test] ../shared is absent: PostgREST's spec suite (conformance) skipped"
+fi
+
+# 7. The background work of 1b: the fuzz smoke run's results, then the unit and integration tests again under
+# AddressSanitizer + UndefinedBehaviorSanitizer. Any report fails its test: ASan and UBSan halt on the first
+# error (UB is built non-recoverable), LeakSanitizer checks every test process at exit. The integration tests
+# use the cluster of step 2 (each test has its own database), serially as in step 3 (roles are cluster-wide).
+t_wait=$SECONDS
+wait "$BG_PID"
+echo "[test] waited $((SECONDS - t_wait)) s for the background work (fuzz $(cat "$BG/fuzz.seconds" 2>/dev/null || echo -) s, asan build $(cat "$BG/asan.seconds" 2>/dev/null || echo -) s, at nice 19)"
+LAP=$SECONDS
+if [[ "${PGWARDEN_SKIP_FUZZ:-0}" != 1 ]]; then
+  p=$(grep -cE '^[a-z_]+_fuzz +ok' "$LOGS/fuzz.log"); f=$(grep -cE '^[a-z_]+_fuzz +(CRASH|REGRESSION|FAIL|BUILD)' "$LOGS/fuzz.log")
+  [[ "$p" == 0 && "$f" == 0 ]] && f=1
+  record fuzz "$p" "$f"
+  [[ "$f" != 0 ]] && tail -30 "$LOGS/fuzz.log"
+fi
+asan_ctest() {  # label log jobs -> runs `ctest -L label` in build/asan with the sanitizers' options
+  ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:strict_string_checks=1:check_initialization_order=1" \
+  UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
+    ctest --test-dir build/asan -L "$1" --output-on-failure -j "$3" >"$2" 2>&1
+}
+asan_report() {  # log -> the sanitizer reports and failed tests of a failed run
+  grep -E -A12 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$1" | head -60
+  grep -E '^\s*[0-9]+ - .*\(Failed|\(Subprocess|\(Timeout' "$1" | head -20
+}
+if [[ "${PGWARDEN_SKIP_ASAN:-0}" != 1 ]]; then
+  if [[ -f "$BG/asan.ok" ]]; then
+    asan_ctest unit "$LOGS/asan-unit.log" "$JOBS"
+    read -r p f < <(ctest_counts "$LOGS/asan-unit.log"); record asan-unit "$p" "$f"
+    [[ "$f" != 0 ]] && asan_report "$LOGS/asan-unit.log"
+    if [[ -n "${PGWARDEN_TEST_PG:-}" ]]; then
+      asan_ctest integration "$LOGS/asan-integration.log" 1
+      read -r p f < <(ctest_counts "$LOGS/asan-integration.log"); record asan-integ "$p" "$f"
+      [[ "$f" != 0 ]] && asan_report "$LOGS/asan-integration.log"
+    fi
+  else
+    tail -30 "$LOGS/asan-build.log"; echo "[test] the asan build failed"; record asan-build 0 1
+  fi
 fi
 
 echo
