@@ -175,6 +175,14 @@ class ClientTest : public ::testing::Test {
 
   static ClientOptions Options() { return ClientOptions(); }
 
+  //! Serves `answer`, then expects the fetch to fail while reading it.
+  void ExpectReadError(std::string answer) {
+    Serve(std::move(answer));
+    auto res = Run(Client(Options()), Get(Url("/")));
+    ASSERT_FALSE(res.has_value());
+    EXPECT_NE(res.error().Message().find("read: "), std::string_view::npos) << res.error().Message();
+  }
+
   asio::io_context io_;
   tcp::acceptor acceptor_{io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
   std::shared_ptr<Seen> seen_ = std::make_shared<Seen>();
@@ -345,25 +353,15 @@ TEST_F(ClientTest, ReportsAConnectionClosedBeforeAnAnswer) {
       << res.error().Message();
 }
 
+// An answer that ends before its message does (one listener per test: a fixture serves one canned answer).
 TEST_F(ClientTest, RefusesABodyShorterThanItsContentLength) {
-  Serve("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort");
-  auto res = Run(Client(Options()), Get(Url("/")));
-  ASSERT_FALSE(res.has_value());
-  EXPECT_NE(res.error().Message().find("read: "), std::string_view::npos) << res.error().Message();
+  ExpectReadError("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort");
 }
 
-TEST_F(ClientTest, RefusesAHeaderCutShort) {
-  Serve("HTTP/1.1 200 OK\r\nContent-Le");
-  auto res = Run(Client(Options()), Get(Url("/")));
-  ASSERT_FALSE(res.has_value());
-  EXPECT_NE(res.error().Message().find("read: "), std::string_view::npos) << res.error().Message();
-}
+TEST_F(ClientTest, RefusesAHeaderCutShort) { ExpectReadError("HTTP/1.1 200 OK\r\nContent-Le"); }
 
 TEST_F(ClientTest, RefusesAChunkedBodyCutShort) {
-  Serve("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel");
-  auto res = Run(Client(Options()), Get(Url("/")));
-  ASSERT_FALSE(res.has_value());
-  EXPECT_NE(res.error().Message().find("read: "), std::string_view::npos) << res.error().Message();
+  ExpectReadError("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel");
 }
 
 TEST_F(ClientTest, GivesUpOnASilentServerAtTheDeadline) {
