@@ -30,7 +30,6 @@ constexpr Civil CivilFromDays(std::int64_t z) {
   const unsigned m = mp < 10 ? mp + 3 : mp - 9;
   return {y + (m <= 2), m, d};
 }
-std::int64_t FloorDiv(std::int64_t a, std::int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 }  // namespace
 
 EpochMs NowMs() {
