@@ -45,7 +45,25 @@ node_counts() {  # log -> "passed failed" (cancelled tests count as failed: a br
   p=$(grep -E '^# pass [0-9]+' "$1" | tail -1 | awk '{print $3}')
   f=$(grep -E '^# fail [0-9]+' "$1" | tail -1 | awk '{print $3}')
   c=$(grep -E '^# cancelled [0-9]+' "$1" | tail -1 | awk '{print $3}')
+  if [[ -z "$p" ]]; then  # no summary: the suite was stopped; count the files' results so far, and one failure
+    p=$(grep -cE '^ok ' "$1"); f=$(( $(grep -cE '^not ok ' "$1") + 1 ))
+  fi
   echo "${p:-0} $(( ${f:-1} + ${c:-0} ))"
+}
+# A node:test suite. --test-force-exit ends each file's process once its tests are done: Node 20 can otherwise
+# spin forever in its exit-time handle cleanup (seen on tests/security/L.reliability: 100% CPU after its last test
+# passed, until CI's budget ran out). `timeout` bounds the whole suite, so a hang fails the step instead.
+node_suite() {  # dir limit_s log concurrency 'glob'... (globs relative to dir)
+  local dir=$1 limit=$2 log=$3 conc=$4
+  shift 4
+  (
+    cd "$dir" || exit 1
+    files=()
+    for pattern in "$@"; do for f in $pattern; do files+=("$f"); done; done
+    timeout -k 15 "$limit" node --test --test-force-exit --test-concurrency="$conc" --test-reporter=tap "${files[@]}"
+  ) >"$log" 2>&1
+  local rc=$?
+  if [[ $rc == 124 || $rc == 137 ]]; then echo "[test] $log: stopped after $limit s"; fi
 }
 
 LOGS="$ROOT/build/test-logs"
@@ -103,14 +121,14 @@ else
 
   # 4. End-to-end tests with the official SDKs.
   if compgen -G "tests/e2e/*.test.mjs" >/dev/null; then
-    (cd tests/e2e && node --test --test-concurrency=2 --test-reporter=tap ./*.test.mjs) >"$LOGS/e2e.log" 2>&1
+    node_suite tests/e2e 1200 "$LOGS/e2e.log" 2 './*.test.mjs'
     read -r p f < <(node_counts "$LOGS/e2e.log"); record e2e "$p" "$f"
     [[ "$f" != 0 ]] && grep -E '^not ok|# Subtest|error:|expected|actual' "$LOGS/e2e.log" | head -60
   fi
 
   # 4b. Black-box security tests, one per row of ../shared/spec/security.md (tests/security/README.md).
   if compgen -G "tests/security/*.test.mjs" >/dev/null; then
-    (cd tests/security && node --test --test-concurrency=2 --test-reporter=tap ./*.test.mjs) >"$LOGS/security.log" 2>&1
+    node_suite tests/security 1800 "$LOGS/security.log" 2 './*.test.mjs'
     read -r p f < <(node_counts "$LOGS/security.log"); record security "$p" "$f"
     [[ "$f" != 0 ]] && grep -E '^not ok|# Subtest|error:|expected|actual' "$LOGS/security.log" | head -60
   fi
@@ -118,7 +136,7 @@ else
   # 5. Interop + differential against the real Better Auth oracle (needs ../shared).
   if [[ -d "$SHARED/oracle/better-auth" ]] && compgen -G "tests/interop/*.test.mjs" >/dev/null; then
     export PGWARDEN_SHARED="$SHARED"
-    (cd tests/e2e && node --test --test-concurrency=1 --test-reporter=tap ../interop/*.test.mjs) >"$LOGS/interop.log" 2>&1
+    node_suite tests/e2e 1500 "$LOGS/interop.log" 1 '../interop/*.test.mjs'
     read -r p f < <(node_counts "$LOGS/interop.log"); record interop "$p" "$f"
     scripts/oracle.sh stop >/dev/null 2>&1
     [[ "$f" != 0 ]] && grep -E '^not ok|# Subtest|error:|expected|actual' "$LOGS/interop.log" | head -60
