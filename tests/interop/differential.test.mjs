@@ -6,8 +6,10 @@
 //
 // PGWARDEN_DIFF_KEEP=<file> keeps a copy of the transcript recorded against pgwarden.
 //
-// Sections pgwarden covers (the auth core and the e-mail flows) must match exchange by exchange (one test per
-// section). Accepted differences: the documented decisions D1 (update-user body), D2 (/token/anonymous exists),
+// Sections pgwarden covers (the auth core, the e-mail flows, rate limiting and OAuth's sign-in/social and callback)
+// must match exchange by exchange (one test per section). pgwarden serves the auth API at /<db>/auth: the
+// recorder sends its requests there, and pgwarden's absolute auth URLs in the answers are mapped back to
+// Better Auth's /auth before comparing (mapAuthPath). Accepted differences: the documented decisions D1 (update-user body), D2 (/token/anonymous exists),
 // D3 (Sec-Fetch-Mode without Origin on sign-in), D27 (session verifier on redirects that create a session),
 // D29 (a second one-time code within 60 s is a 429), D30 (a password reset ends the user's sessions) and a Better Auth quirk the spec says not to copy (Q1).
 // pgwarden's CORS layer is set apart and asserted by a test of its own (Better Auth does no CORS). The other
@@ -37,10 +39,9 @@ import { startMailSink } from './mailsink.mjs';
 // Sections pgwarden implements: every exchange must match.
 const COVERED = ['basics', 'sign-up', 'sign-in', 'session', 'jwt', 'sessions', 'session-lifetime', 'update-user',
   'change-password', 'email-verification', 'change-email', 'password-reset', 'email-otp', 'magic-link',
-  'origin-check', 'sign-out', 'delete-user', 'rate-limit'];
+  'origin-check', 'sign-out', 'delete-user', 'rate-limit', 'social'];
 // Why the other sections differ (features of later issues).
 const LATER = {
-  social: 'OAuth (sign-in/social, callback) not implemented yet (issue 5)',
   anonymous: 'anonymous sign-in plugin not implemented yet',
   organization: 'organization plugin not implemented yet',
   admin: 'admin plugin not implemented yet',
@@ -54,6 +55,9 @@ const DECISIONS = {
   D30: 'docs/decisions.md D30, security.md TK-04: a completed password reset revokes every session of the user (Better Auth\'s revokeSessionsOnPasswordReset, off by default there, on here), so the pre-reset session reads as ended: 200 null with the three expiring cookies',
   D29: 'docs/decisions.md D29: a second one-time-code request for the same address and purpose within 60 s answers 429 {"message":"Too many requests. Please try again later."} with retry-after/x-retry-after (the earlier code stays valid) instead of Better Auth\'s 200 {"success":true} with a new code; accepted only when an earlier request of the same address and purpose was answered 200 in this run',
   D37: 'docs/decisions.md D37, security.md RL-04: X-Forwarded-For "10.99.0.3, 10.99.0.4" names the client 10.99.0.4 (right-most hop after the trusted proxy), a bucket of its own; Better Auth ignores a multi-hop header and puts the request in the shared no-IP bucket, already spent by the exchanges before. Accepted when pgwarden evaluates the sign-in (401) where Better Auth answered 429',
+  D27u: 'docs/decisions.md D27: a relative callbackURL/errorCallbackURL is resolved against the trusted Origin of the request that gave it (the app), so the redirect returns to the app and not to the auth host; accepted when resolving the golden relative Location against that origin gives pgwarden\'s',
+  D31: 'docs/decisions.md D31: sign-in/social also sets Neon\'s session_challenge cookie (the verifier that hands the session to a cross-site app is bound to it); the callback does not require Better Auth\'s state cookie (Neon: skipStateCookieCheck), so a valid state without it goes on to the code exchange (here: invalid_code) instead of state_mismatch, and the spent state\'s cookie is expired',
+  D48: 'docs/decisions.md D48, security.md OA-03: the authorization URL of an OpenID provider (Google) carries a nonce, which Better Auth\'s Google provider leaves out; accepted when removing exactly that parameter leaves no difference',
   Q1: 'spec §3 quirk, deliberately not copied: for an expired session Better Auth still sends a 15-min set-auth-jwt (and exposes it); pgwarden sends no JWT for a dead session',
 };
 
@@ -136,6 +140,11 @@ describe('differential: record.mjs against pgwarden vs the golden Better Auth tr
         // per-recipient mail cap, the per-address sign-in back-off) are off: they are not Better Auth's.
         PGWARDEN_RATE_LIMIT: 'on', PGWARDEN_TRUSTED_PROXIES: '127.0.0.1',
         PGWARDEN_RATE_LIMIT_MAIL_INTERVAL: '0', PGWARDEN_SIGN_IN_FAILURES: '0',
+        // The oracle's social providers (auth.mjs): the same client ids, so that the authorization URLs compare.
+        PGWARDEN_OAUTH_GOOGLE_CLIENT_ID: 'oracle-google-client-id.apps.googleusercontent.com',
+        PGWARDEN_OAUTH_GOOGLE_CLIENT_SECRET: 'oracle-google-client-secret',
+        PGWARDEN_OAUTH_GITHUB_CLIENT_ID: 'oracle-github-client-id',
+        PGWARDEN_OAUTH_GITHUB_CLIENT_SECRET: 'oracle-github-client-secret',
       },
     });
 
@@ -166,6 +175,7 @@ describe('differential: record.mjs against pgwarden vs the golden Better Auth tr
     if (process.env.PGWARDEN_DIFF_KEEP) fs.copyFileSync(file, process.env.PGWARDEN_DIFF_KEEP); // for debugging: our transcript
     fs.rmSync(out, { recursive: true, force: true });
 
+    mapAuthPath(ours, `${goldenBase}${pgw.authPath}`, `${goldenBase}/auth`);
     ours.mails = sink.mails.map(({ text, ...m }) => m);
     results = evaluate(golden, ours);
     writeDoc(results, golden, ours, await gitHead());
@@ -270,6 +280,26 @@ describe('differential: record.mjs against pgwarden vs the golden Better Auth tr
 });
 
 // ---------------------------------------------------------------------------------------------------------
+/**
+ * pgwarden serves a database's auth API at /<db>/auth, Better Auth at /auth: the recorder's requests are sent to
+ * pgwarden's path (ORACLE_AUTH_PATH), and in the answers pgwarden's absolute auth URLs (redirects to its error
+ * page, OAuth redirect_uri, also URL-encoded) are mapped back to the golden path before comparing.
+ */
+function mapAuthPath(transcript, from, to) {
+  const pairs = [[from, to], [encodeURIComponent(from), encodeURIComponent(to)]];
+  const str = (v) => pairs.reduce((acc, [a, b]) => acc.split(a).join(b), v);
+  const walk = (v) => {
+    if (typeof v === 'string') return str(v);
+    if (Array.isArray(v)) return v.map(walk);
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  for (const rec of transcript.records || []) {
+    rec.response.headers = rec.response.headers.map(([k, v]) => [k, k.toLowerCase() === 'location' ? str(v) : v]);
+    rec.response.body = walk(rec.response.body);
+  }
+}
+
 function evaluate(golden, ours) {
   const { pairs, unmatched } = pair(golden.records, ours.records || []);
   const out = pairs.map(({ g, o }) => {
@@ -324,6 +354,11 @@ function evaluate(golden, ours) {
       && o.response.body?.code === 'INVALID_EMAIL_OR_PASSWORD') {
       r.result = 'expected'; r.why = 'D37'; return r;
     }
+    // OAuth (section social).
+    if (g.section === 'social') {
+      const why = socialDecision(g, o, r, ours.tag);
+      if (why) { r.result = 'expected'; r.why = why; return r; }
+    }
     // D29: a second one-time-code request within the resend interval.
     if (isResendRefusal(g, o, golden, ours, r.diffs)) { r.result = 'expected'; r.why = 'D29'; return r; }
     // D27: the session verifier on a redirect that creates a session; nothing else may differ.
@@ -350,6 +385,45 @@ function evaluate(golden, ours) {
       result: 'extra', diffs: ['recorded against pgwarden only'], ours: normalise(o, ours.tag), why: 'not in the golden transcript' });
   }
   return out;
+}
+
+const APP_ORIGIN = 'http://localhost:3000'; // the recorder's app (trusted origin)
+
+/** The documented decision that explains a social exchange's differences, or null. */
+function socialDecision(g, o, r, tag) {
+  const rest = (diffs) => diffs.filter((d) => !isCorsDiff(d, g, r));
+  // sign-in/social: Neon's session_challenge cookie beside the state cookie (D31) and an OpenID provider's nonce
+  // (D48) are taken out of pgwarden's answer; nothing else may differ.
+  const url = o.response.body?.url;
+  if (o.response.status === 200 && typeof url === 'string') {
+    const without = structuredClone(o);
+    const keys = [];
+    const cookies = without.response.setCookies.filter((c) => !/^__Secure-neon-auth\.session_challenge=/.test(c));
+    if (cookies.length !== without.response.setCookies.length) keys.push('D31');
+    without.response.setCookies = cookies;
+    if (/[?&]nonce=/.test(url) && !/[?&]nonce=/.test(g.response.body?.url ?? '')) {
+      const strip = (u) => u.replace(/&nonce=[^&]*/, '');
+      without.response.body.url = strip(url);
+      without.response.headers = without.response.headers.map(([k, v]) => [k, k.toLowerCase() === 'location' ? strip(v) : v]);
+      keys.push('D48');
+    }
+    if (keys.length && !rest(compare(r.golden, normalise(without, tag))).length) return keys.join(', ');
+  }
+  const gl = header(g, 'location');
+  const ol = header(o, 'location');
+  const resolved = (u) => { try { return new URL(u, APP_ORIGIN); } catch { return null; } };
+  // D31: a valid state without the state cookie: pgwarden goes on (the code exchange fails) and expires the cookie.
+  if (g.title.includes('no state cookie') && /[?&]error=state_mismatch/.test(gl ?? '') && ol
+    && resolved(ol)?.searchParams.get('error') !== 'state_mismatch' && o.response.status === 302
+    && r.diffs.every((d) => d.startsWith('location') || d.startsWith('set-cookie: (none) → __Secure-neon-auth.state=; Max-Age=0'))) {
+    return 'D31';
+  }
+  // D27: a relative app URL from the sign-in request, made absolute against the app's origin.
+  if (gl?.startsWith('/') && ol && !ol.startsWith('/') && resolved(gl)?.href === resolved(ol)?.href
+    && r.diffs.every((d) => d.startsWith('location'))) {
+    return 'D27u';
+  }
+  return null;
 }
 
 const header = (rec, name) => rec.response.headers.find(([k]) => k.toLowerCase() === name)?.[1];

@@ -91,7 +91,12 @@ std::string AuthService::OAuthRedirectUri(std::string_view provider_id) const {
 Response AuthService::OAuthErrorRedirect(const Request& req, const std::string& error_url, std::string_view code,
                                          std::string_view description) const {
   std::string location = AppendQueryParam(error_url.empty() ? AuthUrl("/error") : error_url, "error", code);
-  if (!description.empty()) location = AppendQueryParam(location, "error_description", description);
+  if (!description.empty()) {
+    // Form-encoded, as Better Auth's URLSearchParams writes it (a space is '+'); before any fragment.
+    const auto hash = location.find('#');
+    location.insert(hash == std::string::npos ? location.size() : hash,
+                    "&error_description=" + oauth::FormEncode(description));
+  }
   return Redirect(req, location);
 }
 
@@ -379,40 +384,52 @@ asio::awaitable<Response> AuthService::OAuthCallback(Request& req) {
     LogOAuthFailure(provider_id, oauth::StateErrorCode(problem), "state");
     co_return OAuthErrorRedirect(req, default_error, oauth::StateErrorCode(problem));
   }
+  // From here on the state is spent: every answer expires Better Auth's state cookie, as its parseState does.
+  const auto spent = [this](Response res) {
+    http::CookieAttributes expire;
+    expire.max_age = 0;
+    expire.secure = cfg_.secure_cookies;
+    if (cfg_.cookie_mode == config::CookieMode::kCrossSite) {
+      expire.same_site = "None";
+      expire.partitioned = true;
+    }
+    res.insert(http::bhttp::field::set_cookie, http::SetCookie(CookieName("state"), "", expire));
+    return res;
+  };
   const std::string error_url = st->error_url.empty() ? default_error : st->error_url;
   if (auto error = req.Query("error"); error && !error->empty())
-    co_return OAuthErrorRedirect(req, error_url, *error, req.Query("error_description").value_or(""));
+    co_return spent(OAuthErrorRedirect(req, error_url, *error, req.Query("error_description").value_or("")));
   // RFC 9207: an `iss` on the authorization response must be the provider's (mix-up defence, OA-04).
   auto provider = co_await oauth_->Resolve(provider_id);
   if (!provider) {
     LogOAuthFailure(provider_id, provider.error().code, provider.error().detail);
-    co_return OAuthErrorRedirect(req, error_url, provider.error().code);
+    co_return spent(OAuthErrorRedirect(req, error_url, provider.error().code));
   }
   if (auto iss = req.Query("iss"); iss && !provider->issuer.empty() && provider->issuer.find('{') == std::string::npos &&
                                    *iss != provider->issuer)
-    co_return OAuthErrorRedirect(req, error_url, "issuer_mismatch");
+    co_return spent(OAuthErrorRedirect(req, error_url, "issuer_mismatch"));
   const auto code = req.Query("code");
-  if (!code || code->empty()) co_return OAuthErrorRedirect(req, error_url, "no_code");
+  if (!code || code->empty()) co_return spent(OAuthErrorRedirect(req, error_url, "no_code"));
   std::string code_s = *code, verifier = st->code_verifier, redirect_uri = OAuthRedirectUri(provider->id);
   auto tokens = co_await oauth_->ExchangeCode(*provider, code_s, verifier, redirect_uri);
   if (!tokens) {
     LogOAuthFailure(provider_id, tokens.error().code, tokens.error().detail);
-    co_return OAuthErrorRedirect(req, error_url, tokens.error().code);
+    co_return spent(OAuthErrorRedirect(req, error_url, tokens.error().code));
   }
   std::string nonce = st->nonce;
   auto identity = co_await oauth_->ReadIdentity(*provider, *tokens, nonce);
   if (!identity) {
     LogOAuthFailure(provider_id, identity.error().code, identity.error().detail);
-    co_return OAuthErrorRedirect(req, error_url, identity.error().code);
+    co_return spent(OAuthErrorRedirect(req, error_url, identity.error().code));
   }
   if (st->link) {
     const std::string failure = co_await LinkIdentity(**db, *provider, *identity, *tokens, *st->link);
     if (!failure.empty()) {
       LogOAuthFailure(provider_id, failure, "link");
-      co_return OAuthErrorRedirect(req, error_url, failure);
+      co_return spent(OAuthErrorRedirect(req, error_url, failure));
     }
     log::Info("oauth.linked", {{"provider", provider->id}, {"user_id", st->link->user_id}});
-    co_return Redirect(req, st->callback_url);
+    co_return spent(Redirect(req, st->callback_url));
   }
   auto signed_in = co_await SignInIdentity(req, **db, *provider, *identity, *tokens, st->request_sign_up);
   if (!signed_in) {
@@ -421,7 +438,7 @@ asio::awaitable<Response> AuthService::OAuthCallback(Request& req) {
     LogOAuthFailure(provider_id, code_name, "sign-in");
     if (signed_in.error().code == ErrorCode::kDatabase || signed_in.error().code == ErrorCode::kInternal)
       co_return ErrorResponse(req, signed_in.error());
-    co_return OAuthErrorRedirect(req, error_url, code_name);
+    co_return spent(OAuthErrorRedirect(req, error_url, code_name));
   }
   // The app gets the session through the verifier, bound to this browser's challenge cookie (sdk-contract §4).
   const std::string target = signed_in->created && !st->new_user_url.empty() ? st->new_user_url : st->callback_url;
@@ -429,14 +446,7 @@ asio::awaitable<Response> AuthService::OAuthCallback(Request& req) {
   if (!location) co_return ErrorResponse(req, location.error());
   Response res = Redirect(req, *location);
   SetSessionCookies(res, signed_in->session.token, false);
-  http::CookieAttributes expire;
-  expire.max_age = 0;
-  expire.secure = cfg_.secure_cookies;
-  if (cfg_.cookie_mode == config::CookieMode::kCrossSite) {
-    expire.same_site = "None";
-    expire.partitioned = true;
-  }
-  res.insert(http::bhttp::field::set_cookie, http::SetCookie(CookieName("state"), "", expire));
+  res = spent(std::move(res));
   log::Info("oauth.signed_in", {{"provider", provider->id}, {"user_id", signed_in->user.id},
                                  {"new_user", signed_in->created ? "true" : "false"}});
   co_return res;

@@ -14,10 +14,27 @@ void AddScopes(std::vector<std::string>& to, const std::vector<std::string>& fro
 }
 
 
-// Query-string encoding (RFC 3986 unreserved kept, space as %20).
-std::string Enc(std::string_view v) { return crypto::UriComponentEncode(v); }
-
 }  // namespace
+
+std::string FormEncode(std::string_view v) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(v.size());
+  for (const char ch : v) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '*' || c == '-' ||
+        c == '.' || c == '_') {
+      out += ch;
+    } else if (c == ' ') {
+      out += '+';
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
 
 std::vector<Provider> ProvidersFrom(const config::OAuthConfig& cfg) {
   std::vector<Provider> out;
@@ -94,18 +111,20 @@ std::string AuthorizationUrl(const Provider& p, const AuthorizationRequest& r) {
   for (const auto& s : scopes) scope += (scope.empty() ? "" : " ") + s;
   std::string url = p.authorization_endpoint;
   url += url.find('?') == std::string::npos ? '?' : '&';
-  url += "response_type=code&client_id=" + Enc(p.client_id);
-  url += "&redirect_uri=" + Enc(r.redirect_uri);
-  if (!scope.empty()) url += "&scope=" + Enc(scope);
-  url += "&state=" + Enc(r.state);
+  // Better Auth's parameter order (createAuthorizationURL), then the OpenID nonce, which Better Auth's Google
+  // provider leaves out and OA-03 requires (decisions D48).
+  url += "response_type=code&client_id=" + FormEncode(p.client_id);
+  url += "&state=" + FormEncode(r.state);
+  if (!scope.empty()) url += "&scope=" + FormEncode(scope);
+  url += "&redirect_uri=" + FormEncode(r.redirect_uri);
+  if (!r.login_hint.empty()) url += "&login_hint=" + FormEncode(r.login_hint);
   url += "&code_challenge_method=S256&code_challenge=" + CodeChallengeS256(r.code_verifier);
-  if (!r.nonce.empty() && p.identity == IdentitySource::kIdToken) url += "&nonce=" + Enc(r.nonce);
-  if (!r.login_hint.empty()) url += "&login_hint=" + Enc(r.login_hint);
+  if (!r.nonce.empty() && p.identity == IdentitySource::kIdToken) url += "&nonce=" + FormEncode(r.nonce);
   for (const auto& [k, v] : p.extra_params) {
     static constexpr std::string_view kReserved[] = {"response_type", "client_id", "redirect_uri", "scope", "state",
                                                      "code_challenge", "code_challenge_method", "nonce"};
     if (std::find(std::begin(kReserved), std::end(kReserved), k) != std::end(kReserved)) continue;
-    url += "&" + Enc(k) + "=" + Enc(v);
+    url += "&" + FormEncode(k) + "=" + FormEncode(v);
   }
   return url;
 }

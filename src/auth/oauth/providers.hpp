@@ -56,9 +56,13 @@ struct AuthorizationRequest {
   std::string login_hint;     //!< passed as `login_hint` when not empty (a hint only, never an identity)
 };
 
-//! The provider's authorization URL: response_type=code, client_id, redirect_uri, scope, state, PKCE S256, the
-//! nonce for OpenID providers, the provider's extra parameters. The protocol parameters come last and cannot be
-//! overridden by configured extras (OA-02).
+//! application/x-www-form-urlencoded as URLSearchParams writes it (Better Auth builds its OAuth URLs that way):
+//! ALPHA, DIGIT and "*-._" as they are, a space as '+', every other byte percent-encoded.
+std::string FormEncode(std::string_view v);
+
+//! The provider's authorization URL, in Better Auth's parameter order: response_type=code, client_id, state,
+//! scope, redirect_uri, login_hint, PKCE S256; then the nonce for OpenID providers and the provider's extra
+//! parameters, which cannot override a protocol parameter (OA-02).
 std::string AuthorizationUrl(const Provider& p, const AuthorizationRequest& r);
 
 //! Finds a provider by id; nullptr when unknown.

@@ -113,5 +113,31 @@ TEST(AuthorizationUrl, CallerScopesAddToTheProvidersAndExtrasCannotOverrideProto
   EXPECT_EQ(q.at("login_hint"), "ada@example.com");
 }
 
+// Byte for byte what Better Auth 1.6 sends for the oracle's GitHub configuration (golden transcript #115): its
+// parameter order and URLSearchParams' encoding (a space is '+', ':' and '/' are escaped).
+TEST(AuthorizationUrl, IsBetterAuthsUrlByteForByte) {
+  config::OAuthConfig cfg;
+  auto gh = Cfg("github");
+  gh.client_id = "oracle-github-client-id";
+  cfg.providers = {gh};
+  const auto ps = ProvidersFrom(cfg);
+  AuthorizationRequest r;
+  r.redirect_uri = "http://localhost:4100/auth/callback/github";
+  r.state = "E0FGNO5Blcu0rIMWPSDpmuQr_zP_EcnD";
+  r.code_verifier = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-._~";
+  r.nonce = "not-for-github";
+  EXPECT_EQ(AuthorizationUrl(ps.at(0), r),
+            "https://github.com/login/oauth/authorize?response_type=code&client_id=oracle-github-client-id"
+            "&state=E0FGNO5Blcu0rIMWPSDpmuQr_zP_EcnD&scope=read%3Auser+user%3Aemail"
+            "&redirect_uri=http%3A%2F%2Flocalhost%3A4100%2Fauth%2Fcallback%2Fgithub&code_challenge_method=S256"
+            "&code_challenge=ZJs5hbMChd-OA_AYtC3UYie0U-g-dEfAPhPlci0hRik");
+}
+
+TEST(FormEncode, IsUrlSearchParamsEncoding) {
+  EXPECT_EQ(FormEncode("a b+c~d!e'f(g)h*i-j.k_l/m:n?o&p=q%r"), "a+b%2Bc%7Ed%21e%27f%28g%29h*i-j.k_l%2Fm%3An%3Fo%26p%3Dq%25r");
+  EXPECT_EQ(FormEncode("é"), "%C3%A9");
+  EXPECT_EQ(FormEncode(""), "");
+}
+
 }  // namespace
 }  // namespace pgwarden::auth::oauth
