@@ -564,18 +564,23 @@ asio::awaitable<Result<std::pair<UserRow, SessionRow>>> CreateOAuthUser(
 
 asio::awaitable<Result<int>> UnlinkAccount(Conn& c, std::string_view user_id, std::string_view provider_id,
                                            std::string_view account_id) {
-  // One statement, one snapshot. (Two parallel unlinks of a user's last two accounts could both pass the count;
-  // only the owner can race itself that way, and it leaves the user able to sign in with e-mail flows.)
-  auto rows = co_await c.Query(
-      "WITH target AS (SELECT a.id FROM neon_auth.account a WHERE a.\"userId\"::text = $1 AND a.\"providerId\" = $2 "
-      "AND ($3 = '' OR a.\"accountId\" = $3) ORDER BY a.\"createdAt\" LIMIT 1), "
-      "total AS (SELECT count(*) AS n FROM neon_auth.account a WHERE a.\"userId\"::text = $1), "
-      "gone AS (DELETE FROM neon_auth.account a USING target, total WHERE a.id = target.id AND total.n > 1 RETURNING 1) "
-      "SELECT (SELECT count(*) FROM target), (SELECT count(*) FROM gone)",
-      db::Params(user_id, provider_id, account_id));
-  if (!rows) co_return rows.error();
-  if (rows->Int64(0, 0) == 0) co_return 0;
-  co_return rows->Int64(0, 1) > 0 ? 1 : -1;
+  // The user's row is locked first, then the accounts are counted and one deleted by a second statement of the
+  // same transaction (one round trip): under READ COMMITTED that statement's snapshot is taken after the lock,
+  // so two parallel unlinks of a user's last two accounts cannot both see two and leave none.
+  std::vector<db::Connection::Statement> steps;
+  steps.push_back({"SELECT 1 FROM neon_auth.\"user\" u WHERE u.id::text = $1 FOR UPDATE", {std::string(user_id)}});
+  steps.push_back(
+      {"WITH target AS (SELECT a.id FROM neon_auth.account a WHERE a.\"userId\"::text = $1 AND a.\"providerId\" = $2 "
+       "AND ($3 = '' OR a.\"accountId\" = $3) ORDER BY a.\"createdAt\" LIMIT 1), "
+       "total AS (SELECT count(*) AS n FROM neon_auth.account a WHERE a.\"userId\"::text = $1), "
+       "gone AS (DELETE FROM neon_auth.account a USING target, total WHERE a.id = target.id AND total.n > 1 RETURNING 1) "
+       "SELECT (SELECT count(*) FROM target), (SELECT count(*) FROM gone)",
+       {std::string(user_id), std::string(provider_id), std::string(account_id)}});
+  auto results = co_await c.Pipeline(steps);
+  if (!results) co_return results.error();
+  const db::Rows& rows = (*results)[1];
+  if (rows.Int64(0, 0) == 0) co_return 0;
+  co_return rows.Int64(0, 1) > 0 ? 1 : -1;
 }
 
 }  // namespace pgwarden::auth

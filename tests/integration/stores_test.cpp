@@ -3,8 +3,15 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "crypto/password.hpp"
@@ -370,6 +377,59 @@ TEST_F(StoresTest, ExtendsASessionAndUpdatesAProfile) {
     EXPECT_EQ((*accounts)[0].provider_id, "credential");
     EXPECT_EQ((*accounts)[0].account_id, created->first.id);
   });
+}
+
+//! One unlink on a connection of its own; *out = UnlinkAccount's answer (98/99: it failed / no connection).
+asio::awaitable<void> UnlinkOnOwnConnection(std::string conninfo, std::string user_id, std::string provider_id,
+                                            std::shared_ptr<int> out) {
+  auto ex = co_await asio::this_coro::executor;
+  auto conn = co_await db::Connection::Connect(ex, conninfo);
+  if (!conn) {
+    *out = 99;
+    co_return;
+  }
+  const std::string no_account_id;
+  auto r = co_await UnlinkAccount(**conn, user_id, provider_id, no_account_id);
+  *out = r ? *r : 98;
+}
+
+// A user with two accounts unlinks both at once (two tabs): one unlink must find the other's account gone and
+// refuse to remove the last way to sign in (FAILED_TO_UNLINK_LAST_ACCOUNT).
+TEST_F(StoresTest, TwoParallelUnlinksOfTheLastTwoAccountsLeaveOne) {
+  std::string user_id;
+  WithConnection([&](db::Connection& c) -> asio::awaitable<void> {
+    const std::optional<NewSession> no_session = std::nullopt;
+    const std::optional<std::string_view> image = std::nullopt;
+    auto created = co_await CreateUserWithPassword(c, "Ada", "ada@example.com", image, kHash, kNow, no_session);
+    CO_ASSERT_OK(created);
+    user_id = created->first.id;
+  });
+  ASSERT_FALSE(user_id.empty());
+  ASSERT_OK(check_->ScriptBlocking(
+      "INSERT INTO neon_auth.account (\"accountId\", \"providerId\", \"userId\", \"updatedAt\") VALUES ('gh-1', "
+      "'github', '" + user_id + "', now())"));
+  ASSERT_EQ(Count("account"), "2");
+  // The user's row is held until both unlinks are on their way, so that they really run side by side.
+  auto holder = Connect();
+  ASSERT_NE(holder, nullptr);
+  ASSERT_OK(holder->ScriptBlocking("BEGIN; SELECT 1 FROM neon_auth.\"user\" WHERE id = '" + user_id + "' FOR UPDATE"));
+  std::thread release([&holder] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    (void)holder->ScriptBlocking("COMMIT");
+  });
+  auto credential = std::make_shared<int>(-2);
+  auto github = std::make_shared<int>(-2);
+  RunAsync([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    std::string ci = conninfo_, user = user_id, p1 = "credential", p2 = "github";
+    asio::co_spawn(ex, UnlinkOnOwnConnection(ci, user, p1, credential), asio::detached);
+    asio::co_spawn(ex, UnlinkOnOwnConnection(ci, user, p2, github), asio::detached);
+    co_return;
+  });
+  release.join();
+  EXPECT_EQ(Count("account"), "1");
+  EXPECT_EQ(std::max(*credential, *github), 1) << *credential << " " << *github;
+  EXPECT_EQ(std::min(*credential, *github), -1) << *credential << " " << *github;
 }
 
 }  // namespace
