@@ -112,7 +112,7 @@ void AuthService::SetSessionCookies(Response& res, std::string_view token, bool 
   res.set(http::bhttp::field::access_control_expose_headers, "set-auth-token");
 }
 
-void AuthService::ExpireSessionCookies(Response& res) const {
+void AuthService::ExpireCookie(Response& res, std::string_view name) const {
   http::CookieAttributes attrs;
   attrs.max_age = 0;
   attrs.secure = cfg_.secure_cookies;
@@ -120,8 +120,11 @@ void AuthService::ExpireSessionCookies(Response& res) const {
     attrs.same_site = "None";
     attrs.partitioned = true;
   }
-  for (const char* suffix : {"session_token", "session_data", "dont_remember"})
-    res.insert(http::bhttp::field::set_cookie, http::SetCookie(CookieName(suffix), "", attrs));
+  res.insert(http::bhttp::field::set_cookie, http::SetCookie(name, "", attrs));
+}
+
+void AuthService::ExpireSessionCookies(Response& res) const {
+  for (const char* suffix : {"session_token", "session_data", "dont_remember"}) ExpireCookie(res, CookieName(suffix));
 }
 
 std::string AuthService::MintUserJwt(const UserRow& user, EpochMs now) const {

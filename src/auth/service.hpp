@@ -266,6 +266,8 @@ class AuthService {
   void SetSessionCookies(Response& res, std::string_view token, bool dont_remember) const;
   //! The three expiring cookies of sign-out / invalid sessions.
   void ExpireSessionCookies(Response& res) const;
+  //! A Set-Cookie that expires the cookie `name` (its full name), with the attributes cookies are set with.
+  void ExpireCookie(Response& res, std::string_view name) const;
   //! Access JWT for a user: {iat, email, role:"authenticated", sub, exp, iss, aud}.
   std::string MintUserJwt(const UserRow& user, EpochMs now) const;
 

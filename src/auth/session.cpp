@@ -38,14 +38,7 @@ asio::awaitable<Response> AuthService::GetSession(Request& req) {
     const auto& sw = (*found)->session;
     Response res = Json(req, "{\"session\":" + SessionJson(sw.session) + ",\"user\":" + UserJson(sw.user) + "}");
     SetSessionCookies(res, sw.session.token, false);
-    http::CookieAttributes expire;
-    expire.max_age = 0;
-    expire.secure = cfg_.secure_cookies;
-    if (cfg_.cookie_mode == config::CookieMode::kCrossSite) {
-      expire.same_site = "None";
-      expire.partitioned = true;
-    }
-    if (req.Cookie(challenge_cookie)) res.insert(http::bhttp::field::set_cookie, http::SetCookie(challenge_cookie, "", expire));
+    if (req.Cookie(challenge_cookie)) ExpireCookie(res, challenge_cookie);
     res.set("set-auth-jwt", MintUserJwt(sw.user, now));
     res.set(http::bhttp::field::access_control_expose_headers, "set-auth-jwt, set-auth-token");
     log::Info("auth.session_handoff", {{"user_id", sw.user.id}});

@@ -386,14 +386,7 @@ asio::awaitable<Response> AuthService::OAuthCallback(Request& req) {
   }
   // From here on the state is spent: every answer expires Better Auth's state cookie, as its parseState does.
   const auto spent = [this](Response res) {
-    http::CookieAttributes expire;
-    expire.max_age = 0;
-    expire.secure = cfg_.secure_cookies;
-    if (cfg_.cookie_mode == config::CookieMode::kCrossSite) {
-      expire.same_site = "None";
-      expire.partitioned = true;
-    }
-    res.insert(http::bhttp::field::set_cookie, http::SetCookie(CookieName("state"), "", expire));
+    ExpireCookie(res, CookieName("state"));
     return res;
   };
   const std::string error_url = st->error_url.empty() ? default_error : st->error_url;
