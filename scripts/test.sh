@@ -51,8 +51,9 @@ node_counts() {  # log -> "passed failed" (cancelled tests count as failed: a br
   echo "${p:-0} $(( ${f:-1} + ${c:-0} ))"
 }
 # A node:test suite. --test-force-exit ends each file's process once its tests are done: Node 20 can otherwise
-# spin forever in its exit-time handle cleanup (seen on tests/security/L.reliability: 100% CPU after its last test
-# passed, until CI's budget ran out). `timeout` bounds the whole suite, so a hang fails the step instead.
+# spin forever in its exit-time handle cleanup (seen here on tests/security/L.reliability: 100% CPU for 18 minutes
+# after its last test passed, until killed; most likely what stopped CI's run of session 4). `timeout` bounds the
+# whole suite, so that a hang fails the step instead of the whole run.
 node_suite() {  # dir limit_s log concurrency 'glob'... (globs relative to dir)
   local dir=$1 limit=$2 log=$3 conc=$4
   shift 4
